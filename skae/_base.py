@@ -1,0 +1,393 @@
+"""The shared autoencoder estimator: parameters, validation, fit -> ``net_``, inference.
+
+Concrete classes (:mod:`skae._autoencoders`) say only how to read their input
+(``_validate_input``), how to give data back in the caller's shape (``_to_sample_shape``)
+and which encoder/decoder to build (``_build_encoder_decoder``).
+"""
+
+import copy
+from abc import abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.dataset import ValidSplit
+
+from ._net import ArrayDataset, AutoEncoderNet, BatchIterator, StopOnNonFiniteLoss
+from .losses import UNIT_INTERVAL_LOSSES, ReconstructionCriterion, get_loss_function
+from .nn import AutoEncoderModule, get_activation
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+    "lbfgs": torch.optim.LBFGS,
+}
+FLOAT_DTYPES = (np.float32, np.float64)
+# Rows per inference batch: bounds memory of transform/score whatever n_samples is.
+INFERENCE_BATCH_SIZE = 1024
+
+
+def resolve_device(device):
+    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; checks CUDA requests."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={str(device)!r} but PyTorch sees no CUDA device "
+            "(torch.cuda.is_available() is False); use device='cpu' or 'auto'."
+        )
+    return str(device)
+
+
+def _fork_rng_devices(device):
+    device = torch.device(device)
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
+class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class of skae autoencoders. Not for direct use."""
+
+    _parameter_constraints: dict = {
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "loss": [StrOptions({"mse", "l1", "bce"}), callable],
+        "output_activation": [StrOptions({"auto", "identity", "sigmoid", "tanh"})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
+        "optimizer_params": [dict, None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "callbacks": [list, None],
+        "net_params": [dict, None],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        *,
+        latent_dim,
+        loss="mse",
+        output_activation="auto",
+        max_epochs=20,
+        batch_size=128,
+        lr=1e-3,
+        optimizer="adam",
+        optimizer_params=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        tol=1e-4,
+        callbacks=None,
+        net_params=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.latent_dim = latent_dim
+        self.loss = loss
+        self.output_activation = output_activation
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.optimizer_params = optimizer_params
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.callbacks = callbacks
+        self.net_params = net_params
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ subclass API
+    @abstractmethod
+    def _validate_input(self, X, reset):
+        """Check X; return it as a float array in the network's layout ``(n, ...)``."""
+
+    @abstractmethod
+    def _to_sample_shape(self, array):
+        """Reshape network-layout outputs ``(n, ...)`` to the shape seen at fit."""
+
+    @abstractmethod
+    def _build_encoder_decoder(self, network_shape):
+        """Return ``(encoder, decoder)`` for samples of ``network_shape``."""
+
+    # ------------------------------------------------------------------ fitting
+    def _default_optimizer_params(self):
+        return {}
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder to reconstruct ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Training data. Not modified.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X = self._validate_input(X, reset=True)
+        self._fit_network(X)
+        return self
+
+    def _check_training_data(self, X):
+        if isinstance(self.loss, str) and self.loss in UNIT_INTERVAL_LOSSES:
+            low, high = float(X.min()), float(X.max())
+            if low < 0 or high > 1:
+                raise ValueError(
+                    f"loss={self.loss!r} needs every value of X in [0, 1]; got values in "
+                    f"[{low:.4g}, {high:.4g}]. Scale the data first (divide images by 255, "
+                    "or use sklearn.preprocessing.MinMaxScaler), or use loss='mse'."
+                )
+        if self.early_stopping:
+            n_valid = int(np.ceil(len(X) * self.validation_fraction))
+            if len(X) - n_valid < 1:
+                raise ValueError(
+                    f"early_stopping with validation_fraction={self.validation_fraction} "
+                    f"leaves no training sample out of n_samples={len(X)}."
+                )
+
+    def _resolve_output_activation(self, X):
+        if self.output_activation != "auto":
+            return self.output_activation
+        if self.loss == "bce" or (float(X.min()) >= 0 and float(X.max()) <= 1):
+            return "sigmoid"
+        return "identity"
+
+    def _make_callbacks(self):
+        callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=self.tol,
+                        threshold_mode="rel",
+                        load_best=True,
+                        sink=print if self.verbose else (lambda *a, **k: None),
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks += [copy.deepcopy(cb) for cb in (self.callbacks or [])]
+        return callbacks
+
+    def _make_net(self, module, seed, device, corruption=None):
+        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
+        optimizer_params = {**self._default_optimizer_params(), **(self.optimizer_params or {})}
+        train_split = (
+            ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
+            if self.early_stopping
+            else None
+        )
+        params = dict(
+            module=module,
+            criterion=ReconstructionCriterion(get_loss_function(self.loss)),
+            optimizer=optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=BatchIterator,
+            iterator_train__shuffle=True,
+            iterator_train__seed=seed,
+            iterator_valid=BatchIterator,
+            train_split=train_split,
+            callbacks=self._make_callbacks(),
+            device=device,
+            verbose=int(self.verbose),
+            corruption=corruption,
+            **{f"optimizer__{k}": v for k, v in optimizer_params.items()},
+        )
+        params.update(self.net_params or {})
+        return AutoEncoderNet(**params)
+
+    def _fit_network(self, X, target=None, corruption=None):
+        """Build and train ``net_`` on network-layout data (and optional clean targets)."""
+        self._check_training_data(X if target is None else target)
+        device = resolve_device(self.device)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        self.output_activation_ = self._resolve_output_activation(X)
+        with torch.random.fork_rng(devices=_fork_rng_devices(device)):
+            torch.manual_seed(seed)
+            encoder, decoder = self._build_encoder_decoder(X.shape[1:])
+            module = AutoEncoderModule(
+                encoder, decoder, get_activation(self.output_activation_)
+            )
+            net = self._make_net(module, seed, device, corruption)
+            net.fit(ArrayDataset(X, target), y=None)
+        self.net_ = net
+        self.history_ = net.history
+        self.loss_curve_ = [float(loss) for loss in net.history[:, "train_loss"]]
+        self.n_epochs_ = len(net.history)
+        return self
+
+    # ------------------------------------------------------------------ inference
+    @property
+    def encoder_(self):
+        check_is_fitted(self, "net_")
+        return self.net_.module_.encoder
+
+    @property
+    def decoder_(self):
+        check_is_fitted(self, "net_")
+        return self.net_.module_.decoder
+
+    @property
+    def _n_features_out(self):
+        return self.net_ and self.latent_dim  # AttributeError before fit, as sklearn expects
+
+    def _map_batches(self, function, *arrays, dtype=np.float32):
+        """Apply ``function`` to aligned batches of arrays, in eval mode without gradients.
+
+        Memory stays bounded: only one batch lives on the device at a time.
+        """
+        module = self.net_.module_
+        was_training = module.training
+        module.eval()
+        device = self.net_.device
+        outputs = []
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(arrays[0]), INFERENCE_BATCH_SIZE):
+                    stop = start + INFERENCE_BATCH_SIZE
+                    batch = [
+                        torch.as_tensor(
+                            np.ascontiguousarray(a[start:stop], dtype=np.float32)
+                        ).to(device)
+                        for a in arrays
+                    ]
+                    outputs.append(function(module, *batch).cpu().numpy())
+        finally:
+            module.train(was_training)
+        return np.concatenate(outputs).astype(dtype, copy=False)
+
+    def transform(self, X):
+        """Encode ``X`` into latent codes.
+
+        Parameters
+        ----------
+        X : array-like of the shape seen at ``fit``
+            Data to encode.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, latent_dim)
+            float64 for float64 input, otherwise float32.
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_input(X, reset=False)
+        return self._map_batches(lambda m, x: m.encode(x), X, dtype=X.dtype)
+
+    def inverse_transform(self, X):
+        """Decode latent codes back to data space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, latent_dim)
+            Codes, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        X_reconstructed : ndarray
+            Data in the sample shape seen at ``fit``.
+        """
+        check_is_fitted(self, "net_")
+        codes = self._check_codes(X)
+        out = self._map_batches(lambda m, z: m.decode(z), codes, dtype=codes.dtype)
+        return self._to_sample_shape(out)
+
+    def _check_codes(self, codes):
+        codes = check_array(codes, dtype=FLOAT_DTYPES, input_name="codes")
+        if codes.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"Codes have {codes.shape[1]} columns but {type(self).__name__} has "
+                f"latent_dim={self.latent_dim}."
+            )
+        return codes
+
+    def reconstruct(self, X):
+        """Encode and decode ``X`` in one pass: ``inverse_transform(transform(X))``.
+
+        Parameters
+        ----------
+        X : array-like of the shape seen at ``fit``
+
+        Returns
+        -------
+        X_reconstructed : ndarray
+            Same dtype as the validated input, in the sample shape seen at ``fit``.
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_input(X, reset=False)
+        return self._to_sample_shape(self._map_batches(lambda m, x: m(x), X, dtype=X.dtype))
+
+    def reconstruction_error(self, X):
+        """Per-sample reconstruction loss (the training loss, averaged over values).
+
+        Parameters
+        ----------
+        X : array-like of the shape seen at ``fit``
+
+        Returns
+        -------
+        errors : ndarray of shape (n_samples,), float64
+            Lower is better reconstructed.
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_input(X, reset=False)
+        loss = get_loss_function(self.loss)
+        return self._map_batches(lambda m, x: loss(m(x), x), X, dtype=np.float64)
+
+    def score(self, X, y=None):
+        """Minus the mean reconstruction error, so that higher is better.
+
+        Lets ``GridSearchCV(autoencoder, {"latent_dim": [...]})`` work without a scorer.
+
+        Parameters
+        ----------
+        X : array-like of the shape seen at ``fit``
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return -float(np.mean(self.reconstruction_error(X)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

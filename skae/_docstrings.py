@@ -1,0 +1,83 @@
+"""Parameter and attribute text shared by every skae autoencoder, written once."""
+
+_TRAINING_PARAMETERS = """\
+loss : {{"mse", "l1", "bce"}} or callable, default="mse"
+        Reconstruction loss. ``"bce"`` needs data in [0, 1]. A callable takes
+        ``(reconstruction, target)`` tensors and returns one loss per sample, shape (n,)
+        (see :mod:`skae.losses`).
+    output_activation : {{"auto", "identity", "sigmoid", "tanh"}}, default="auto"
+        Applied to the decoder's output. ``"auto"`` picks ``"sigmoid"`` when the loss is
+        ``"bce"`` or every training value lies in [0, 1] (e.g. images), else
+        ``"identity"``.
+    max_epochs : int, default={max_epochs}
+        Number of passes over the training data (fewer with early stopping).
+    batch_size : int, default={batch_size}
+        Samples per gradient step; ``-1`` uses the whole training set per step.
+    lr : float, default={lr}
+        Learning rate of the optimizer.
+    optimizer : {{"adam", "adamw", "sgd", "rmsprop", "lbfgs"}} or torch optimizer class, \
+default="{optimizer}"
+        The optimizer.
+    optimizer_params : dict, default=None
+        Extra keyword arguments of the optimizer, e.g. ``{{"weight_decay": 1e-5}}``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data and stop when its loss has
+        not improved by ``tol`` (relative) for ``n_iter_no_change`` epochs; the best
+        weights are restored (skorch's ``EarlyStopping``).
+    validation_fraction : float in (0, 1), default=0.1
+        Fraction held out for early stopping; used only when ``early_stopping=True``.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Minimum relative improvement of the validation loss for early stopping.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks (e.g. ``skorch.callbacks.LRScheduler``, ``Checkpoint``,
+        ``GradientNormClipping``), as instances or ``(name, callback)`` pairs. They are
+        deep-copied at ``fit``; the fitted ones are in ``net_.callbacks_``.
+    net_params : dict, default=None
+        Further keyword arguments of the underlying :class:`skorch.NeuralNet`, e.g.
+        ``{{"iterator_train__num_workers": 2}}`` or ``{{"warm_start": True}}``.
+    device : str or torch.device, default="auto"
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... ``"auto"`` takes CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and validation split. An int makes
+        ``fit`` reproducible on CPU.
+    verbose : int, default=0
+        ``0`` is silent; ``1`` or more shows a progress bar and the per-epoch table."""
+
+_FITTED_ATTRIBUTES = """\
+net_ : skorch.NeuralNet
+        The trained skorch net; its ``module_`` holds ``encoder`` and ``decoder``.
+    history_ : skorch.History
+        Per-epoch training history (``train_loss``, ``valid_loss`` with early stopping,
+        durations, per-batch losses).
+    loss_curve_ : list of float
+        Training loss after each epoch.
+    n_epochs_ : int
+        Number of epochs run.
+    output_activation_ : str
+        The output activation chosen (``"auto"`` resolved).
+    n_features_in_ : int
+        Number of features (values per sample) seen during ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``. Defined only when ``X`` has feature names
+        that are all strings.
+    encoder_ : torch.nn.Module
+        The trained encoder (inputs to codes), a view into ``net_``.
+    decoder_ : torch.nn.Module
+        The trained decoder (codes to inputs, before the output activation)."""
+
+
+def fill_doc(max_epochs=20, batch_size=128, lr=1e-3, optimizer="adam"):
+    """Substitute ``{training_parameters}`` and ``{fitted_attributes}`` in a docstring."""
+    training = _TRAINING_PARAMETERS.format(
+        max_epochs=max_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer
+    )
+
+    def decorate(obj):
+        obj.__doc__ = obj.__doc__.replace("{training_parameters}", training).replace(
+            "{fitted_attributes}", _FITTED_ATTRIBUTES
+        )
+        return obj
+
+    return decorate

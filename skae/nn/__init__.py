@@ -1,0 +1,16 @@
+"""Pure PyTorch building blocks of skae's autoencoders (no sklearn, no skorch)."""
+
+from ._activations import get_activation
+from ._autoencoder import AutoEncoderModule
+from ._conv import ConvDecoder, ConvEncoder, conv_output_shapes
+from ._dense import DenseDecoder, DenseEncoder
+
+__all__ = [
+    "AutoEncoderModule",
+    "ConvDecoder",
+    "ConvEncoder",
+    "DenseDecoder",
+    "DenseEncoder",
+    "conv_output_shapes",
+    "get_activation",
+]

@@ -1,0 +1,106 @@
+"""Strided convolutional encoder and transposed-convolution decoder, 1-D or 2-D.
+
+Each level halves every spatial axis (rounding up), so any input size works; the decoder
+undoes the exact sizes with ``output_padding``, so odd sizes come back unchanged.
+"""
+
+import math
+
+from torch import nn
+
+from ._activations import get_activation
+
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d}
+
+
+def conv_output_shapes(spatial_shape, n_levels):
+    """Spatial shape after each stride-2 level, input first: ``[s0, ceil(s0/2), ...]``."""
+    shapes = [tuple(spatial_shape)]
+    for _ in range(n_levels):
+        shapes.append(tuple(math.ceil(s / 2) for s in shapes[-1]))
+    return shapes
+
+
+def _check_kernel(kernel_size):
+    if kernel_size % 2 != 1:
+        raise ValueError(f"kernel_size must be odd, got {kernel_size}.")
+
+
+class ConvEncoder(nn.Module):
+    """Stride-2 convolutions, one per entry of ``channels``, then a linear map to the code.
+
+    Parameters
+    ----------
+    in_channels : int
+    spatial_shape : tuple of int
+        ``(L,)`` for signals or ``(H, W)`` for images.
+    channels : sequence of int
+        Output channels of each level.
+    latent_dim : int
+    kernel_size : int, default=3
+        Odd kernel size.
+    activation : str or type of torch.nn.Module, default="relu"
+    """
+
+    def __init__(
+        self, in_channels, spatial_shape, channels, latent_dim, kernel_size=3, activation="relu"
+    ):
+        super().__init__()
+        _check_kernel(kernel_size)
+        conv = _CONV[len(spatial_shape)]
+        layers, c_prev = [], in_channels
+        for c in channels:
+            layers += [conv(c_prev, c, kernel_size, stride=2, padding=kernel_size // 2)]
+            layers += [get_activation(activation)]
+            c_prev = c
+        self.features = nn.Sequential(*layers)
+        last = conv_output_shapes(spatial_shape, len(channels))[-1]
+        self.flatten = nn.Flatten()
+        self.project = nn.Linear(c_prev * math.prod(last), latent_dim)
+
+    def forward(self, x):
+        return self.project(self.flatten(self.features(x)))
+
+
+class ConvDecoder(nn.Module):
+    """Mirror of :class:`ConvEncoder`: linear map, then stride-2 transposed convolutions.
+
+    Parameters are those of :class:`ConvEncoder`; ``in_channels`` is the number of output
+    channels here.
+    """
+
+    def __init__(
+        self, in_channels, spatial_shape, channels, latent_dim, kernel_size=3, activation="relu"
+    ):
+        super().__init__()
+        _check_kernel(kernel_size)
+        conv_t = _CONV_T[len(spatial_shape)]
+        shapes = conv_output_shapes(spatial_shape, len(channels))
+        channels = list(channels)
+        self.expand = nn.Sequential(
+            nn.Linear(latent_dim, channels[-1] * math.prod(shapes[-1])),
+            get_activation(activation),
+        )
+        self.unflatten = nn.Unflatten(1, (channels[-1], *shapes[-1]))
+        layers = []
+        outs = [in_channels, *channels[:-1]]
+        for level in reversed(range(len(channels))):
+            target, source = shapes[level], shapes[level + 1]
+            output_padding = tuple(t - (2 * s - 1) for t, s in zip(target, source))
+            layers.append(
+                conv_t(
+                    channels[level],
+                    outs[level],
+                    kernel_size,
+                    stride=2,
+                    padding=kernel_size // 2,
+                    output_padding=output_padding,
+                )
+            )
+            if level > 0:
+                layers.append(get_activation(activation))
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return self.features(self.unflatten(self.expand(z)))
