@@ -13,8 +13,16 @@ from .nn import ConvDecoder, ConvEncoder, DenseDecoder, DenseEncoder
 
 
 def _validate_table(estimator, X, reset):
+    # Integer and boolean arrays (e.g. uint8 images in a numpy.memmap) are kept as they
+    # are: they hold no NaN or inf, and each batch becomes float32 on its way to the
+    # network, so no float copy of the whole data is ever made. Floats are checked as usual.
+    is_int = isinstance(X, np.ndarray) and X.dtype.kind in "biu"
     return validate_data(
-        estimator, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=2 if reset else 1
+        estimator,
+        X,
+        reset=reset,
+        dtype=None if is_int else FLOAT_DTYPES,
+        ensure_min_samples=2 if reset else 1,
     )
 
 
@@ -91,9 +99,11 @@ class DenseAutoEncoder(_TabularAutoEncoder):
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
+        corruption=None,
         callbacks=None,
         net_params=None,
         device="auto",
+        precision="32",
         random_state=None,
         verbose=0,
     ):
@@ -110,9 +120,11 @@ class DenseAutoEncoder(_TabularAutoEncoder):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            corruption=corruption,
             callbacks=callbacks,
             net_params=net_params,
             device=device,
+            precision=precision,
             random_state=random_state,
             verbose=verbose,
         )
@@ -182,9 +194,11 @@ class LinearAutoEncoder(_TabularAutoEncoder):
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
+        corruption=None,
         callbacks=None,
         net_params=None,
         device="auto",
+        precision="32",
         random_state=None,
         verbose=0,
     ):
@@ -201,9 +215,11 @@ class LinearAutoEncoder(_TabularAutoEncoder):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            corruption=corruption,
             callbacks=callbacks,
             net_params=net_params,
             device=device,
+            precision=precision,
             random_state=random_state,
             verbose=verbose,
         )
@@ -299,9 +315,11 @@ class ConvAutoEncoder(BaseAutoEncoder):
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
+        corruption=None,
         callbacks=None,
         net_params=None,
         device="auto",
+        precision="32",
         random_state=None,
         verbose=0,
     ):
@@ -318,9 +336,11 @@ class ConvAutoEncoder(BaseAutoEncoder):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            corruption=corruption,
             callbacks=callbacks,
             net_params=net_params,
             device=device,
+            precision=precision,
             random_state=random_state,
             verbose=verbose,
         )
@@ -352,23 +372,26 @@ class ConvAutoEncoder(BaseAutoEncoder):
         return image_shape if len(image_shape) == 3 else (1, *image_shape)
 
     def _validate_input(self, X, reset):
-        ndim = X.ndim if hasattr(X, "ndim") else np.ndim(X)
         sample_shape = None
+        ndim = getattr(X, "ndim", None)
+        if ndim is None:
+            try:
+                ndim = np.asarray(X).ndim
+            except ValueError:  # ragged lists: let validate_data report them
+                ndim = 2
         if ndim > 2:
             X = np.asarray(X)
             sample_shape = X.shape[1:]
+            if not reset and self._squeeze(sample_shape) != self._squeeze(self.image_shape_):
+                raise ValueError(
+                    f"X has samples of shape {sample_shape}, but {type(self).__name__} was "
+                    f"fitted on samples of shape {self.sample_shape_}."
+                )
             X = X.reshape(len(X), -1)
         X = _validate_table(self, X, reset)
         if reset:
             self.image_shape_ = self._network_shape_for(sample_shape, X.shape[1])
             self.sample_shape_ = sample_shape or (X.shape[1],)
-        elif sample_shape is not None and self._squeeze(sample_shape) != self._squeeze(
-            self.image_shape_
-        ):
-            raise ValueError(
-                f"X has samples of shape {sample_shape}, but {type(self).__name__} was "
-                f"fitted on samples of shape {self.sample_shape_}."
-            )
         return X.reshape(len(X), *self.image_shape_)
 
     @staticmethod

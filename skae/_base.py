@@ -23,8 +23,15 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
 
-from ._net import ArrayDataset, AutoEncoderNet, BatchIterator, StopOnNonFiniteLoss
-from .losses import UNIT_INTERVAL_LOSSES, ReconstructionCriterion, get_loss_function
+from ._net import (
+    ArrayDataset,
+    AutoEncoderNet,
+    BatchIterator,
+    StopOnNonFiniteLoss,
+    _as_float_tensor,
+)
+from .corruption import make_corruption
+from .losses import LOSSES, UNIT_INTERVAL_LOSSES, ReconstructionCriterion, get_loss_function
 from .nn import AutoEncoderModule, get_activation
 
 OPTIMIZERS = {
@@ -52,6 +59,11 @@ def resolve_device(device):
     return str(device)
 
 
+def _output_dtype(X):
+    """float64 stays float64; float32 and integer input (e.g. uint8 images) give float32."""
+    return X.dtype if X.dtype in FLOAT_DTYPES else np.dtype(np.float32)
+
+
 def _fork_rng_devices(device):
     device = torch.device(device)
     if device.type != "cuda":
@@ -64,7 +76,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
-        "loss": [StrOptions({"mse", "l1", "bce"}), callable],
+        "loss": [StrOptions(set(LOSSES)), callable],
         "output_activation": [StrOptions({"auto", "identity", "sigmoid", "tanh"})],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
@@ -75,9 +87,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "corruption": [callable, list, None],
         "callbacks": [list, None],
         "net_params": [dict, None],
         "device": [str, torch.device],
+        "precision": [StrOptions({"32", "bf16-mixed", "16-mixed"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -98,9 +112,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
+        corruption=None,
         callbacks=None,
         net_params=None,
         device="auto",
+        precision="32",
         random_state=None,
         verbose=0,
     ):
@@ -116,9 +132,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.corruption = corruption
         self.callbacks = callbacks
         self.net_params = net_params
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 
@@ -228,23 +246,27 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             device=device,
             verbose=int(self.verbose),
             corruption=corruption,
+            precision=self.precision,
             **{f"optimizer__{k}": v for k, v in optimizer_params.items()},
         )
         params.update(self.net_params or {})
         return AutoEncoderNet(**params)
 
-    def _fit_network(self, X, target=None, corruption=None):
+    def _fit_network(self, X, target=None):
         """Build and train ``net_`` on network-layout data (and optional clean targets)."""
         self._check_training_data(X if target is None else target)
         device = resolve_device(self.device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        self.output_activation_ = self._resolve_output_activation(X)
+        self.output_activation_ = self._resolve_output_activation(
+            X if target is None else target
+        )
         with torch.random.fork_rng(devices=_fork_rng_devices(device)):
             torch.manual_seed(seed)
             encoder, decoder = self._build_encoder_decoder(X.shape[1:])
             module = AutoEncoderModule(
                 encoder, decoder, get_activation(self.output_activation_)
             )
+            corruption = make_corruption(self.corruption, seed, device)
             net = self._make_net(module, seed, device, corruption)
             net.fit(ArrayDataset(X, target), y=None)
         self.net_ = net
@@ -277,21 +299,21 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         was_training = module.training
         module.eval()
         device = self.net_.device
-        outputs = []
+        n_samples = len(arrays[0])
+        out = None
         try:
             with torch.inference_mode():
-                for start in range(0, len(arrays[0]), INFERENCE_BATCH_SIZE):
+                for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
                     stop = start + INFERENCE_BATCH_SIZE
-                    batch = [
-                        torch.as_tensor(
-                            np.ascontiguousarray(a[start:stop], dtype=np.float32)
-                        ).to(device)
-                        for a in arrays
-                    ]
-                    outputs.append(function(module, *batch).cpu().numpy())
+                    # Only this batch is converted to float32 (uint8 memmaps stay on disk).
+                    batch = [_as_float_tensor(a[start:stop]).to(device) for a in arrays]
+                    result = function(module, *batch).cpu().numpy()
+                    if out is None:  # filled in place: no list of batches, no concatenate
+                        out = np.empty((n_samples, *result.shape[1:]), dtype=dtype)
+                    out[start:stop] = result
         finally:
             module.train(was_training)
-        return np.concatenate(outputs).astype(dtype, copy=False)
+        return out
 
     def transform(self, X):
         """Encode ``X`` into latent codes.
@@ -308,7 +330,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self, "net_")
         X = self._validate_input(X, reset=False)
-        return self._map_batches(lambda m, x: m.encode(x), X, dtype=X.dtype)
+        return self._map_batches(lambda m, x: m.encode(x), X, dtype=_output_dtype(X))
 
     def inverse_transform(self, X):
         """Decode latent codes back to data space.
@@ -351,7 +373,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self, "net_")
         X = self._validate_input(X, reset=False)
-        return self._to_sample_shape(self._map_batches(lambda m, x: m(x), X, dtype=X.dtype))
+        out = self._map_batches(lambda m, x: m(x), X, dtype=_output_dtype(X))
+        return self._to_sample_shape(out)
 
     def reconstruction_error(self, X):
         """Per-sample reconstruction loss (the training loss, averaged over values).
@@ -386,6 +409,79 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         score : float
         """
         return -float(np.mean(self.reconstruction_error(X)))
+
+    # ------------------------------------------------------------------ restoration
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_pairs(self, X, X_target):
+        """Train on pairs: map each sample of ``X`` (e.g. noisy) to its ``X_target`` (clean).
+
+        For users with real corrupted/clean pairs (two exposures, a low- and a high-dose
+        scan). A separate method keeps the transformer contract intact: ``fit(X, y=None)``
+        ignores ``y`` as every sklearn transformer must, so a ``Pipeline`` passing labels
+        as ``y`` can never train on them by mistake, and ``fit_transform`` stays
+        ``fit(X).transform(X)``. After ``fit_pairs``, ``reconstruct(X_new)`` returns the
+        restored data and ``transform`` the codes, as after ``fit``. ``corruption``, if
+        set, is still applied to the training inputs (augmentation), never to the
+        targets; ``output_activation="auto"`` looks at the targets. To train inside a
+        ``Pipeline``, fit the preceding steps first and call ``fit_pairs`` on the last.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training inputs (e.g. noisy images), any shape that ``fit`` accepts.
+        X_target : array-like of the same shape as X
+            The outputs to learn (e.g. the clean images), sample for sample.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        from ._restoration import fit_pairs
+
+        return fit_pairs(self, X, X_target)
+
+    def inpaint(self, X, mask=None, *, n_iter=3, init="mean"):
+        """Fill the masked entries of ``X``; the known entries are returned bit for bit.
+
+        Works for images, signals and tables, with masks of any shape drawn per sample
+        (holes, scratches, scattered pixels, missing table cells), not only the shapes
+        seen in training. Holes start from ``init`` (by default the local mean of the
+        known neighbours, see :func:`skae._restoration.local_mean_fill`), then ``n_iter``
+        times the network reconstructs the sample and only the holes take its output.
+        Train with a masking corruption (``BlockMask`` / ``PixelDropout`` from
+        :mod:`skae.corruption`, ideally with the same ``fill`` as ``init``) so that the
+        network learns to fill holes rather than copy them.
+
+        Parameters
+        ----------
+        X : array-like of the shape seen at ``fit``
+            Data with missing entries; values under the mask are ignored and may be NaN.
+        mask : array-like of bool, default=None
+            True marks a missing entry. Same shape as X or broadcastable to it (one mask
+            of shape ``X.shape[1:]`` for every sample). None masks the NaN entries of X.
+        n_iter : int, default=3
+            Reconstruct-and-replace rounds.
+        init : "mean" or float, default="mean"
+            First guess in the holes: the local mean of known values (column means
+            for tables), or a constant.
+
+        Returns
+        -------
+        X_filled : ndarray of the shape of X
+            float64 for float64 input, otherwise float32; equal to X outside the mask.
+
+        Raises
+        ------
+        TypeError
+            If mask is not boolean.
+        ValueError
+            If mask does not broadcast to X's shape, a sample is entirely masked, or X
+            has non-finite values outside the mask.
+        """
+        from ._restoration import inpaint
+
+        return inpaint(self, X, mask, n_iter=n_iter, init=init)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -30,6 +30,10 @@ default="{optimizer}"
         Patience of early stopping, in epochs.
     tol : float, default=1e-4
         Minimum relative improvement of the validation loss for early stopping.
+    corruption : callable or list of callables, default=None
+        Corrupts training inputs only, e.g. ``GaussianNoise(0.3)`` from
+        :mod:`skae.corruption` (a de-noising autoencoder); targets stay clean, inference
+        sees the data as given. Seeded by ``random_state``.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks (e.g. ``skorch.callbacks.LRScheduler``, ``Checkpoint``,
         ``GradientNormClipping``), as instances or ``(name, callback)`` pairs. They are
@@ -39,6 +43,12 @@ default="{optimizer}"
         ``{{"iterator_train__num_workers": 2}}`` or ``{{"warm_start": True}}``.
     device : str or torch.device, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... ``"auto"`` takes CUDA when available.
+    precision : {{"32", "bf16-mixed", "16-mixed"}}, default="32"
+        Training precision. ``"bf16-mixed"`` and ``"16-mixed"`` run the forward pass
+        under :func:`torch.autocast` (bfloat16 / float16) while weights, loss and
+        inference stay float32; ``"16-mixed"`` also scales the loss with
+        :class:`torch.amp.GradScaler`. Worth it on recent GPUs; on CPU, only bfloat16 on
+        hardware with bf16 support is faster.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and validation split. An int makes
         ``fit`` reproducible on CPU.
