@@ -1,15 +1,22 @@
 """skae: autoencoders as scikit-learn estimators, trained by skorch on PyTorch."""
 
+from ._anomaly import AEAnomalyDetector
 from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
 from ._base import BaseAutoEncoder
+from .compression import AutoEncoderCodec
 from .exceptions import TrainingDivergedError
+from .semi_supervised import EncoderClassifier, FewLabelClassifier
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AEAnomalyDetector",
+    "AutoEncoderCodec",
     "BaseAutoEncoder",
     "ConvAutoEncoder",
     "DenseAutoEncoder",
+    "EncoderClassifier",
+    "FewLabelClassifier",
     "LinearAutoEncoder",
     "TrainingDivergedError",
     "__version__",

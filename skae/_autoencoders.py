@@ -235,7 +235,7 @@ class LinearAutoEncoder(_TabularAutoEncoder):
         return DenseEncoder(*args), DenseDecoder(*args)
 
 
-@fill_doc(max_epochs=20, batch_size=128, lr=1e-3)
+@fill_doc(max_epochs=20, batch_size=64, lr=2e-3)
 class ConvAutoEncoder(BaseAutoEncoder):
     """Convolutional autoencoder for images (2-D) and signals (1-D).
 
@@ -253,13 +253,16 @@ class ConvAutoEncoder(BaseAutoEncoder):
     ----------
     latent_dim : int, default=16
         Size of the code.
-    channels : tuple of int, default=(32, 64)
+    channels : tuple of int, default=(32, 64, 128)
         Output channels of each downsampling level. Every spatial axis must be at least
-        ``2 ** len(channels)`` long.
+        ``2 ** len(channels)`` long (8 by default; use fewer levels for smaller inputs).
     kernel_size : int, default=3
         Odd convolution kernel size.
     activation : str or type of torch.nn.Module, default="relu"
         Hidden activation (see :class:`DenseAutoEncoder`).
+    layers_per_level : int, default=1
+        Convolutions per level in the encoder (and mirrored in the decoder): one stride-2
+        convolution plus ``layers_per_level - 1`` stride-1 ones at the same resolution.
     image_shape : tuple of int, default=None
         Shape of one sample when ``X`` comes as flat 2-D rows: ``(L,)``, ``(H, W)`` or
         ``(C, H, W)``. If None, 2-D input is read as 1-D signals of length ``n_features``.
@@ -293,6 +296,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
         "channels": ["array-like"],
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
         "activation": [str, type],
+        "layers_per_level": [Interval(Integral, 1, None, closed="left")],
         "image_shape": ["array-like", None],
     }
 
@@ -300,15 +304,16 @@ class ConvAutoEncoder(BaseAutoEncoder):
         self,
         latent_dim=16,
         *,
-        channels=(32, 64),
+        channels=(32, 64, 128),
         kernel_size=3,
         activation="relu",
+        layers_per_level=1,
         image_shape=None,
         loss="mse",
         output_activation="auto",
         max_epochs=20,
-        batch_size=128,
-        lr=1e-3,
+        batch_size=64,
+        lr=2e-3,
         optimizer="adam",
         optimizer_params=None,
         early_stopping=False,
@@ -347,6 +352,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
         self.channels = channels
         self.kernel_size = kernel_size
         self.activation = activation
+        self.layers_per_level = layers_per_level
         self.image_shape = image_shape
 
     # -- input layout -------------------------------------------------------------
@@ -415,5 +421,5 @@ class ConvAutoEncoder(BaseAutoEncoder):
                 "Use fewer levels in channels or larger inputs."
             )
         args = (in_channels, tuple(spatial), channels, self.latent_dim, self.kernel_size,
-                self.activation)
+                self.activation, self.layers_per_level)
         return ConvEncoder(*args), ConvDecoder(*args)

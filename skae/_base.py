@@ -23,12 +23,14 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
 
+from ._docstrings import fill_doc
 from ._net import (
     ArrayDataset,
-    AutoEncoderNet,
     BatchIterator,
     StopOnNonFiniteLoss,
-    _as_float_tensor,
+    _as_batch_tensor,
+    _to_float_on,
+    make_net,
 )
 from .corruption import make_corruption
 from .losses import LOSSES, UNIT_INTERVAL_LOSSES, ReconstructionCriterion, get_loss_function
@@ -71,8 +73,24 @@ def _fork_rng_devices(device):
     return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
+@fill_doc()
 class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """Base class of skae autoencoders. Not for direct use."""
+    """Base class of skae autoencoders; subclass it for a new architecture.
+
+    A subclass implements ``_validate_input`` (check X, return it in the network's layout),
+    ``_to_sample_shape`` (give outputs back in the caller's shape) and
+    ``_build_encoder_decoder`` (the torch modules), and passes these parameters on.
+
+    Parameters
+    ----------
+    latent_dim : int
+        Size of the code.
+    {training_parameters}
+
+    Attributes
+    ----------
+    {fitted_attributes}
+    """
 
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
@@ -250,7 +268,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             **{f"optimizer__{k}": v for k, v in optimizer_params.items()},
         )
         params.update(self.net_params or {})
-        return AutoEncoderNet(**params)
+        return make_net(**params)
 
     def _fit_network(self, X, target=None):
         """Build and train ``net_`` on network-layout data (and optional clean targets)."""
@@ -271,7 +289,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             net.fit(ArrayDataset(X, target), y=None)
         self.net_ = net
         self.history_ = net.history
-        self.loss_curve_ = [float(loss) for loss in net.history[:, "train_loss"]]
+        # Empty when Ctrl+C stopped the first epoch (RestoreOnInterrupt keeps the
+        # initial weights then).
+        self.loss_curve_ = [float(row["train_loss"]) for row in net.history]
         self.n_epochs_ = len(net.history)
         return self
 
@@ -305,8 +325,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             with torch.inference_mode():
                 for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
                     stop = start + INFERENCE_BATCH_SIZE
-                    # Only this batch is converted to float32 (uint8 memmaps stay on disk).
-                    batch = [_as_float_tensor(a[start:stop]).to(device) for a in arrays]
+                    # Only this batch is read and made float32 (uint8 memmaps stay on disk).
+                    batch = [_to_float_on(_as_batch_tensor(a[start:stop]), device)
+                             for a in arrays]
                     result = function(module, *batch).cpu().numpy()
                     if out is None:  # filled in place: no list of batches, no concatenate
                         out = np.empty((n_samples, *result.shape[1:]), dtype=dtype)

@@ -11,6 +11,8 @@ loss : {{"mse", "l1", "bce"}} or callable, default="mse"
         ``"identity"``.
     max_epochs : int, default={max_epochs}
         Number of passes over the training data (fewer with early stopping).
+        Interrupting ``fit`` with Ctrl+C (``KeyboardInterrupt``) stops training with a
+        warning and keeps a usable model with the weights of the last finished epoch.
     batch_size : int, default={batch_size}
         Samples per gradient step; ``-1`` uses the whole training set per step.
     lr : float, default={lr}
@@ -40,7 +42,9 @@ default="{optimizer}"
         deep-copied at ``fit``; the fitted ones are in ``net_.callbacks_``.
     net_params : dict, default=None
         Further keyword arguments of the underlying :class:`skorch.NeuralNet`, e.g.
-        ``{{"iterator_train__num_workers": 2}}`` or ``{{"warm_start": True}}``.
+        ``{{"warm_start": True}}``, ``{{"compile": True}}`` (:func:`torch.compile`, with
+        ``"compile__mode"``... passed on) or ``{{"accelerator": Accelerator()}}`` (Hugging
+        Face Accelerate: several GPUs or processes, see skorch's ``AccelerateMixin``).
     device : str or torch.device, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... ``"auto"`` takes CUDA when available.
     precision : {{"32", "bf16-mixed", "16-mixed"}}, default="32"

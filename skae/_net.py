@@ -1,35 +1,79 @@
 """The private skorch machinery: batched data access, the reconstruction net, callbacks.
 
 Everything here stays at skorch's extension points: a dataset and an iterator class
-(``dataset``/``iterator_train``), ``train_step_single`` and ``get_loss`` on the net, and a
-callback. ``fit``, ``fit_loop`` and ``run_single_epoch`` are skorch's own.
+(``dataset``/``iterator_train``), ``train_step_single``, ``get_loss`` and
+``get_default_callbacks`` on the net, and callbacks. ``fit``, ``fit_loop`` and
+``run_single_epoch`` are skorch's own.
+
+The hot path does per batch what a hand-written PyTorch loop does: one fancy-indexing
+call on the array, one float32 conversion of that batch only (so a uint8
+``numpy.memmap`` stays on disk), one host-to-device copy (from pinned memory on CUDA),
+forward, loss, backward, step.
 """
 
+import contextlib
 import math
+import warnings
 
 import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
-from skorch.utils import to_tensor
+from skorch.hf import AccelerateMixin  # imports no Hugging Face package until used
 
 from .exceptions import TrainingDivergedError
 
+PRECISIONS = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+
+
+# Integer dtypes that travel to the device as they are and become float32 there.
+_DEVICE_CAST_DTYPES = (np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64)
+
+
+def _as_batch_tensor(batch):
+    """One batch of an array (any real dtype, possibly a read-only memmap) as a tensor.
+
+    Floats become float32; bools and integers keep their dtype and are converted to
+    float32 on the device by :func:`_to_float_on` (a uint8 batch moves 4x fewer bytes to a
+    GPU). A C-contiguous, writeable batch of the right dtype is shared with numpy without
+    a copy; any other is copied, one batch at a time.
+    """
+    if isinstance(batch, torch.Tensor):
+        return batch
+    batch = np.asarray(batch)
+    dtype = batch.dtype if batch.dtype.type in _DEVICE_CAST_DTYPES else np.float32
+    if batch.dtype != dtype or not batch.flags.c_contiguous or not batch.flags.writeable:
+        batch = np.array(batch, dtype=dtype, order="C")
+    return torch.from_numpy(batch)
+
+
+def _to_float_on(tensor, device):
+    """``tensor`` on ``device`` as float32 (asynchronous copy from pinned memory)."""
+    if tensor is None:
+        return None
+    return tensor.to(device, non_blocking=tensor.is_pinned()).float()
+
 
 def _as_float_tensor(batch):
-    """One batch of an array (any real dtype, possibly a read-only memmap) as float32."""
-    if isinstance(batch, torch.Tensor):
-        return batch.float()
-    return torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+    """One batch as a float32 tensor on the CPU."""
+    return _as_batch_tensor(batch).float()
+
+
+def _unwrapped(module):
+    """The module itself, out of a DistributedDataParallel wrapper (Accelerate)."""
+    if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+        return module.module
+    return module
 
 
 class ArrayDataset(torch.utils.data.Dataset):
     """Samples of an array, fetched a whole batch at a time.
 
-    ``dataset[indices]`` returns ``(X_batch, target_batch)`` as float32 tensors, with
-    ``target_batch`` None when the target is the input itself (a plain autoencoder), so
-    the net moves each batch to the device once. Indexing slices the array per batch: no
-    float copy of the whole data is made, which keeps uint8 memmaps on disk.
+    ``dataset[indices]`` returns ``(X_batch, target_batch)`` as tensors (float32, or the
+    integer dtype of integer data, made float32 on the device), with ``target_batch``
+    None when the target is the input itself (a plain autoencoder), so the net moves each
+    batch to the device once. Indexing slices the array per batch: no float copy of the
+    whole data is made, which keeps uint8 memmaps on disk.
 
     Parameters
     ----------
@@ -48,8 +92,8 @@ class ArrayDataset(torch.utils.data.Dataset):
         return len(self.X)
 
     def __getitem__(self, indices):
-        Xb = _as_float_tensor(self.X[indices])
-        yb = None if self.target is None else _as_float_tensor(self.target[indices])
+        Xb = _as_batch_tensor(self.X[indices])
+        yb = None if self.target is None else _as_batch_tensor(self.target[indices])
         return Xb, yb
 
 
@@ -68,34 +112,60 @@ class BatchIterator:
     shuffle : bool, default=False
     seed : int, default=None
         Seed of the shuffling generator; the order differs per epoch but is reproducible.
+    pin_memory : bool, default=None
+        Put each batch in page-locked memory so the copy to a CUDA device runs
+        asynchronously. None lets :class:`AutoEncoderNet` decide (True on CUDA).
     **kwargs
         Ignored ``DataLoader`` options (e.g. ``num_workers``) so skorch settings do not fail.
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, seed=None, **kwargs):
+    def __init__(self, dataset, batch_size, shuffle=False, seed=None, pin_memory=None,
+                 **kwargs):
         if isinstance(dataset, torch.utils.data.Subset):
             self.base, self.indices = dataset.dataset, np.asarray(dataset.indices)
         else:
             self.base, self.indices = dataset, np.arange(len(dataset))
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.pin_memory = pin_memory
+        self.num_shards, self.shard_index = 1, 0
         self.generator = torch.Generator()
         if seed is not None:
             self.generator.manual_seed(int(seed))
         else:
             self.generator.seed()
 
-    def __len__(self):
+    def shard(self, index, num_shards):
+        """Yield only batches ``index, index + num_shards, ...`` (one process's share).
+
+        Every shard gets the same number of batches (the last ``n_batches % num_shards``
+        are dropped), as distributed data parallel training needs. Processes must use the
+        same ``seed`` so that they split the same permutation.
+        """
+        self.shard_index, self.num_shards = int(index), int(num_shards)
+        return self
+
+    def _n_batches(self):
         return math.ceil(len(self.indices) / self.batch_size)
+
+    def __len__(self):
+        return self._n_batches() // self.num_shards
 
     def __iter__(self):
         indices = self.indices
         if self.shuffle:
             order = torch.randperm(len(indices), generator=self.generator).numpy()
             indices = indices[order]
-        for start in range(0, len(indices), self.batch_size):
+        pin = bool(self.pin_memory) and torch.cuda.is_available()
+        starts = range(0, len(indices), self.batch_size)
+        if self.num_shards > 1:
+            starts = starts[self.shard_index :: self.num_shards][: len(self)]
+        for start in starts:
             # Sorted within the batch: same batch for SGD, sequential reads for memmaps.
-            yield self.base[np.sort(indices[start : start + self.batch_size])]
+            batch = self.base[np.sort(indices[start : start + self.batch_size])]
+            if pin:
+                batch = tuple(None if b is None else b.pin_memory() for b in batch)
+            yield batch
 
 
 class StopOnNonFiniteLoss(Callback):
@@ -111,30 +181,258 @@ class StopOnNonFiniteLoss(Callback):
             )
 
 
+class RestoreOnInterrupt(Callback):
+    """Keep the weights of the last finished epoch when training is interrupted.
+
+    skorch's ``fit`` catches ``KeyboardInterrupt`` (Ctrl+C) and returns normally, leaving
+    the weights of the half-done epoch. This callback copies the module's weights at the
+    start of training and after every finished epoch (one ``state_dict`` copy per epoch,
+    on the training device); when training ends inside an epoch, it puts those weights
+    back, drops the unfinished epoch from the history and warns.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self._snapshot(net)
+        self.in_epoch_ = False
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.in_epoch_ = True
+
+    def on_epoch_end(self, net, **kwargs):
+        self._snapshot(net)
+        self.in_epoch_ = False
+
+    def on_train_end(self, net, **kwargs):
+        if not getattr(self, "in_epoch_", False):
+            return
+        _unwrapped(net.module_).load_state_dict(self.state_dict_)
+        interrupted = len(net.history)
+        if net.history and "train_loss" not in net.history[-1]:
+            net.history.pop()
+        self.in_epoch_ = False
+        warnings.warn(
+            f"Training was interrupted in epoch {interrupted}; the model keeps the weights "
+            f"of the last finished epoch ({len(net.history)}).",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    def _snapshot(self, net):
+        self.state_dict_ = {
+            k: v.detach().clone() for k, v in _unwrapped(net.module_).state_dict().items()
+        }
+
+    def __getstate__(self):
+        # The snapshot is only needed during fit; do not pickle a second copy of weights.
+        state = self.__dict__.copy()
+        state.pop("state_dict_", None)
+        return state
+
+
 class AutoEncoderNet(NeuralNet):
     """A skorch ``NeuralNet`` whose target is the clean input.
 
     Batches are ``(X, target)`` with ``target=None`` meaning "reconstruct ``X``".
     ``corruption``, if given, is a callable ``X -> corrupted X`` applied to training
     inputs only (targets stay clean, validation and inference see data as given).
+    ``precision`` is ``"32"`` (float32), ``"bf16-mixed"`` or ``"16-mixed"``: the forward
+    pass runs under :func:`torch.autocast` with that dtype, the loss and the weights stay
+    float32, and ``"16-mixed"`` scales the loss with :class:`torch.amp.GradScaler`
+    (gradients are unscaled before callbacks such as ``GradientNormClipping`` see them).
     """
 
-    def __init__(self, *args, corruption=None, **kwargs):
+    def __init__(self, *args, corruption=None, precision="32", **kwargs):
         super().__init__(*args, **kwargs)
         self.corruption = corruption
+        self.precision = precision
+
+    def get_default_callbacks(self):
+        return [
+            *super().get_default_callbacks(),
+            ("restore_on_interrupt", RestoreOnInterrupt()),
+        ]
+
+    def get_iterator(self, dataset, training=False):
+        iterator = super().get_iterator(dataset, training=training)
+        if isinstance(iterator, BatchIterator) and iterator.pin_memory is None:
+            iterator.pin_memory = self._device_type() == "cuda"
+        return iterator
+
+    def _compute_device(self):
+        """Where batches go: the net's ``device`` (the Accelerator's in subclasses)."""
+        return self.device
+
+    def _device_type(self):
+        return torch.device(self._compute_device() or "cpu").type
+
+    # ------------------------------------------------------------------ precision
+    def _autocast_dtype(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}."
+            )
+        return PRECISIONS[self.precision]
+
+    def _autocast(self):
+        dtype = self._autocast_dtype()
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self._device_type(), dtype=dtype)
+
+    def _grad_scaler(self):
+        """The GradScaler of ``"16-mixed"`` training (None otherwise), made on first use."""
+        if self.precision != "16-mixed":
+            return None
+        scaler = getattr(self, "grad_scaler_", None)
+        if scaler is None:
+            if any(
+                isinstance(getattr(self, name + "_"), torch.optim.LBFGS)
+                for name in self._optimizers
+            ):
+                raise ValueError(
+                    "precision='16-mixed' needs gradient scaling, which L-BFGS does not "
+                    "support; use precision='bf16-mixed' or '32', or another optimizer."
+                )
+            scaler = self.grad_scaler_ = torch.amp.GradScaler(self._device_type())
+        return scaler
+
+    def initialize(self):
+        self.grad_scaler_ = None
+        return super().initialize()
+
+    def __getstate__(self):
+        # The scaler only matters inside fit (its state lives on the training device);
+        # a pickled net gets a fresh one if training resumes (warm_start).
+        state = super().__getstate__()
+        state["grad_scaler_"] = None
+        return state
+
+    # ------------------------------------------------------------------ training step
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = batch
+        device = self._compute_device()
+        Xi = _to_float_on(Xi, device)
+        target = Xi if yi is None else _to_float_on(yi, device)
+        if self.corruption is not None:
+            Xi = self.corruption(Xi)
+        with self._autocast():
+            y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred.float(), target, X=Xi, training=True)
+        scaler = self._grad_scaler()
+        if scaler is None:
+            loss.backward()
+        else:
+            scaler.scale(loss).backward()
+            for name in self._optimizers:
+                scaler.unscale_(getattr(self, name + "_"))
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _step_optimizer(self, step_fn):
+        scaler = self._grad_scaler()
+        if scaler is None:
+            return super()._step_optimizer(step_fn)
+        # GradScaler.step takes no closure (as in skorch's AccelerateMixin): run it once.
+        step_fn()
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
+        return None
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, torch.Tensor):  # integer batches become float32 on the device
+            x = _to_float_on(x, self._compute_device())
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        target = X if y_true is None else y_true
+        return self.criterion_(
+            y_pred, _to_float_on(torch.as_tensor(target), self._compute_device())
+        )
+
+
+def _silent(*args, **kwargs):
+    """A print_log sink that prints nothing (``verbose=0`` with an accelerator)."""
+
+
+def make_net(**params):
+    """The skorch net for an estimator: :class:`AutoEncoderNet`, or
+    :class:`AcceleratedAutoEncoderNet` when ``net_params`` holds an ``accelerator``."""
+    if params.get("accelerator") is not None:
+        return AcceleratedAutoEncoderNet(**params)
+    params.pop("accelerator", None)
+    return AutoEncoderNet(**params)
+
+
+class AcceleratedAutoEncoderNet(AccelerateMixin, AutoEncoderNet):
+    """:class:`AutoEncoderNet` trained through Hugging Face Accelerate (skorch's
+    :class:`~skorch.hf.AccelerateMixin`): several GPUs or processes (DDP), mixed
+    precision and gradient accumulation as configured on the ``Accelerator``.
+
+    Chosen by the estimators when ``net_params={"accelerator": Accelerator(...)}``. The
+    Accelerator places modules and batches (the estimator's ``device`` is ignored during
+    training, and the net's ``device`` is the Accelerator's after it); each process
+    trains on its own shard of every epoch's batches. Use the same ``random_state`` in
+    every process, and the Accelerator's ``mixed_precision`` instead of ``precision``.
+    """
+
+    def __init__(self, *args, accelerator, **kwargs):
+        if not kwargs.get("verbose", 1):  # skorch's 'auto' sink prints even when silent
+            kwargs.setdefault("callbacks__print_log__sink", _silent)
+        super().__init__(*args, accelerator=accelerator, **kwargs)
+
+    def _compute_device(self):
+        return self.accelerator.device
+
+    def initialize(self):
+        if self.precision != "32":
+            raise ValueError(
+                "With an accelerator, set mixed precision on it (Accelerator("
+                f"mixed_precision='bf16')), not precision={self.precision!r}."
+            )
+        if self.accelerator.device_placement:
+            self.device = None  # the Accelerator places modules (skorch's requirement)
+        return super().initialize()
+
+    def _initialize_accelerator(self):
+        # The reconstruction criterion has no parameters: DistributedDataParallel refuses
+        # to wrap such a module, and it needs no wrapping. Hide it from the preparation.
+        hidden = {}
+        for name in self._criteria:
+            criterion = getattr(self, name + "_")
+            if isinstance(criterion, torch.nn.Module) and not any(
+                p.requires_grad for p in criterion.parameters()
+            ):
+                hidden[name] = criterion
+                setattr(self, name + "_", None)
+        try:
+            return super()._initialize_accelerator()
+        finally:
+            for name, criterion in hidden.items():
+                setattr(self, name + "_", criterion)
+
+    def get_iterator(self, dataset, training=False):
+        iterator = super().get_iterator(dataset, training=training)
+        n = self.accelerator.num_processes
+        if training and n > 1 and isinstance(iterator, BatchIterator):
+            iterator.shard(self.accelerator.process_index, n)
+        return iterator
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         Xi, yi = batch
-        Xi = to_tensor(Xi, device=self.device)
-        target = Xi if yi is None else to_tensor(yi, device=self.device)
+        device = self._compute_device()
+        Xi = _to_float_on(Xi, device)
+        target = Xi if yi is None else _to_float_on(yi, device)
         if self.corruption is not None:
             Xi = self.corruption(Xi)
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, target, X=Xi, training=True)
-        loss.backward()
+        with self.accelerator.autocast():
+            y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred.float(), target, X=Xi, training=True)
+        self.accelerator.backward(loss)
         return {"loss": loss, "y_pred": y_pred}
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        target = X if y_true is None else y_true
-        return self.criterion_(y_pred, to_tensor(target, device=self.device))
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        # Inference after fit (transform...) runs where the unwrapped module now lives.
+        self.device = str(self.accelerator.device)

@@ -21,9 +21,11 @@ class AutoEncoderModule(nn.Module):
         self.output_activation = output_activation or nn.Identity()
 
     def encode(self, x):
+        """Codes of a batch: ``E(x)``."""
         return self.encoder(x)
 
     def decode(self, z):
+        """Reconstruction from codes: ``act(D(z))``."""
         return self.output_activation(self.decoder(z))
 
     def forward(self, x):

@@ -15,7 +15,20 @@ _CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d}
 
 
 def conv_output_shapes(spatial_shape, n_levels):
-    """Spatial shape after each stride-2 level, input first: ``[s0, ceil(s0/2), ...]``."""
+    """Spatial shape after each stride-2 level, input first: ``[s0, ceil(s0/2), ...]``.
+
+    Parameters
+    ----------
+    spatial_shape : tuple of int
+        ``(L,)`` or ``(H, W)``.
+    n_levels : int
+        Number of stride-2 levels.
+
+    Returns
+    -------
+    shapes : list of tuple of int
+        ``n_levels + 1`` shapes.
+    """
     shapes = [tuple(spatial_shape)]
     for _ in range(n_levels):
         shapes.append(tuple(math.ceil(s / 2) for s in shapes[-1]))
@@ -41,10 +54,20 @@ class ConvEncoder(nn.Module):
     kernel_size : int, default=3
         Odd kernel size.
     activation : str or type of torch.nn.Module, default="relu"
+    layers_per_level : int, default=1
+        Convolutions per level: the stride-2 one, then ``layers_per_level - 1`` stride-1
+        convolutions at the same resolution.
     """
 
     def __init__(
-        self, in_channels, spatial_shape, channels, latent_dim, kernel_size=3, activation="relu"
+        self,
+        in_channels,
+        spatial_shape,
+        channels,
+        latent_dim,
+        kernel_size=3,
+        activation="relu",
+        layers_per_level=1,
     ):
         super().__init__()
         _check_kernel(kernel_size)
@@ -53,6 +76,9 @@ class ConvEncoder(nn.Module):
         for c in channels:
             layers += [conv(c_prev, c, kernel_size, stride=2, padding=kernel_size // 2)]
             layers += [get_activation(activation)]
+            for _ in range(layers_per_level - 1):
+                layers += [conv(c, c, kernel_size, padding=kernel_size // 2)]
+                layers += [get_activation(activation)]
             c_prev = c
         self.features = nn.Sequential(*layers)
         last = conv_output_shapes(spatial_shape, len(channels))[-1]
@@ -66,15 +92,35 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """Mirror of :class:`ConvEncoder`: linear map, then stride-2 transposed convolutions.
 
-    Parameters are those of :class:`ConvEncoder`; ``in_channels`` is the number of output
-    channels here.
+    Returns exactly the input size of the matching encoder, odd sizes included.
+
+    Parameters
+    ----------
+    in_channels : int
+        Channels of the reconstructed data (the encoder's input channels).
+    spatial_shape : tuple of int
+        ``(L,)`` or ``(H, W)`` of the reconstructed data.
+    channels : sequence of int
+        The encoder's channels per level; used here in reverse order.
+    latent_dim : int
+    kernel_size : int, default=3
+    activation : str or type of torch.nn.Module, default="relu"
+    layers_per_level : int, default=1
     """
 
     def __init__(
-        self, in_channels, spatial_shape, channels, latent_dim, kernel_size=3, activation="relu"
+        self,
+        in_channels,
+        spatial_shape,
+        channels,
+        latent_dim,
+        kernel_size=3,
+        activation="relu",
+        layers_per_level=1,
     ):
         super().__init__()
         _check_kernel(kernel_size)
+        conv = _CONV[len(spatial_shape)]
         conv_t = _CONV_T[len(spatial_shape)]
         shapes = conv_output_shapes(spatial_shape, len(channels))
         channels = list(channels)
@@ -86,6 +132,10 @@ class ConvDecoder(nn.Module):
         layers = []
         outs = [in_channels, *channels[:-1]]
         for level in reversed(range(len(channels))):
+            for _ in range(layers_per_level - 1):
+                c = channels[level]
+                layers += [conv(c, c, kernel_size, padding=kernel_size // 2)]
+                layers += [get_activation(activation)]
             target, source = shapes[level], shapes[level + 1]
             output_padding = tuple(t - (2 * s - 1) for t, s in zip(target, source))
             layers.append(

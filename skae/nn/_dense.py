@@ -15,7 +15,9 @@ def _mlp(sizes, activation, last_activation):
 
 
 class DenseEncoder(nn.Sequential):
-    """``n_features -> hidden_layer_sizes... -> latent_dim`` with activations between.
+    """Fully connected encoder, ``n_features -> hidden_layer_sizes -> latent_dim``.
+
+    Activations sit between the linear layers, not after the last one.
 
     Parameters
     ----------
@@ -32,7 +34,18 @@ class DenseEncoder(nn.Sequential):
 
 
 class DenseDecoder(nn.Sequential):
-    """The mirror of :class:`DenseEncoder`: ``latent_dim -> reversed hidden -> n_features``."""
+    """Fully connected decoder, the mirror of :class:`DenseEncoder`.
+
+    Maps ``latent_dim -> reversed(hidden_layer_sizes) -> n_features``.
+
+    Parameters
+    ----------
+    n_features : int
+    hidden_layer_sizes : sequence of int
+        Widths of the encoder's hidden layers; used here in reverse order.
+    latent_dim : int
+    activation : str or type of torch.nn.Module, default="relu"
+    """
 
     def __init__(self, n_features, hidden_layer_sizes, latent_dim, activation="relu"):
         sizes = [latent_dim, *reversed(tuple(hidden_layer_sizes)), n_features]

@@ -1,0 +1,190 @@
+"""Few labels on Fashion-MNIST: 10 labelled images per class, the rest unlabelled.
+
+For each of 5 seeds, 100 training images (10 per class) keep their label; the other
+59,900 training images are unlabelled (``y == -1``). Every method is scored on the
+10,000 test images, all in the same run:
+
+- raw pixels + ``LogisticRegression`` (on the 100 labelled images);
+- ``PCA`` (fitted on all 60,000 training images) + ``LogisticRegression``;
+- skae codes + ``LogisticRegression``:
+  ``Pipeline([("ae", ConvAutoEncoder()), ("clf", FewLabelClassifier(...))])``;
+- skae codes + UMAP + ``LogisticRegression``, and + ``SelfTrainingClassifier`` (sklearn's
+  semi-supervised wrapper, which adds confident pseudo-labels of unlabelled rows);
+- ``EncoderClassifier``: a linear head on the frozen encoder, the encoder fine-tuned
+  with its head on the 100 labelled images, and the same with shift/flip augmentation.
+
+The autoencoder never sees a label, so one autoencoder (fitted on the 60,000 training
+images) is shared by all seeds and pipelines (``FrozenEstimator``), exactly as if each
+pipeline refitted it. UMAP is fitted once, without labels, on the 500 labelled images of
+all seeds plus ``--n-umap`` unlabelled ones (a subsample, for time); each seed's
+classifier then sees only its own 100 labels. Timings are wall-clock and CPU seconds.
+
+Run: ``python benchmarks/bench_few_labels_fashion_mnist.py`` (``--quick`` for a smoke run
+on 5,000 images).
+"""
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.semi_supervised import SelfTrainingClassifier
+
+from skae import ConvAutoEncoder, EncoderClassifier, FewLabelClassifier
+from skae.datasets import load_fashion_mnist
+from skae.semi_supervised import RandomFlip, RandomShift
+
+N_PER_CLASS = 10
+
+
+def labelled_indices(y, seed, n_per_class=N_PER_CLASS):
+    rng = np.random.RandomState(seed)
+    return np.concatenate(
+        [rng.choice(np.flatnonzero(y == c), n_per_class, replace=False) for c in np.unique(y)]
+    )
+
+
+def few_labels(y, indices):
+    y_few = np.full_like(y, -1)
+    y_few[indices] = y[indices]
+    return y_few
+
+
+class Clock:
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def lap(self):
+        now_wall, now_cpu = time.perf_counter(), time.process_time()
+        lap = (now_wall - self.wall, now_cpu - self.cpu)
+        self.wall, self.cpu = now_wall, now_cpu
+        return lap
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--latent-dim", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--n-umap", type=int, default=15000,
+                        help="unlabelled training images UMAP is fitted on")
+    parser.add_argument("--quick", action="store_true", help="5,000 images, 2 seeds, 2 epochs")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("SKAE_THREADS", 1)))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    import umap
+
+    start = Clock()
+    clock = Clock()
+    X, y = load_fashion_mnist("train", return_X_y=True)
+    X_test, y_test = load_fashion_mnist("test", return_X_y=True)
+    if args.quick:
+        X, y, X_test, y_test = X[:5000], y[:5000], X_test[:2000], y_test[:2000]
+        args.seeds, args.epochs, args.n_umap = 2, 2, 2000
+    seeds = range(args.seeds)
+    labelled = {s: labelled_indices(y, s) for s in seeds}
+    flat, flat_test = X.reshape(len(X), -1), X_test.reshape(len(X_test), -1)
+    results, timings = {}, {}
+
+    def evaluate(name, fit_score):
+        clock.lap()
+        results[name] = [fit_score(s) for s in seeds]
+        timings[name] = clock.lap()
+        print(f"  {name}: {np.mean(results[name]):.4f}", flush=True)
+
+    def logistic():
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+
+    print(f"Fashion-MNIST: {len(X)} training images ({N_PER_CLASS * 10} labelled per seed), "
+          f"{len(X_test)} test images, {args.seeds} seeds, torch threads={args.threads}")
+
+    # -- baselines ----------------------------------------------------------------
+    evaluate("raw pixels + LR", lambda s: FewLabelClassifier(
+        LogisticRegression(max_iter=2000)).fit(flat, few_labels(y, labelled[s]))
+        .score(flat_test, y_test))
+    clock.lap()
+    pca = PCA(n_components=args.latent_dim, random_state=0).fit(flat)
+    pca_time = clock.lap()
+    P, P_test = pca.transform(flat), pca.transform(flat_test)
+    evaluate(f"PCA({args.latent_dim}) + LR", lambda s: FewLabelClassifier(logistic())
+             .fit(P, few_labels(y, labelled[s])).score(P_test, y_test))
+    timings[f"PCA({args.latent_dim}) + LR"] = tuple(
+        a + b for a, b in zip(timings[f"PCA({args.latent_dim}) + LR"], pca_time))
+
+    # -- skae: one autoencoder, trained on every training image, labels unused --------
+    clock.lap()
+    ae = ConvAutoEncoder(
+        latent_dim=args.latent_dim, channels=(16, 32), max_epochs=args.epochs,
+        batch_size=256, random_state=0,
+    ).fit(X)
+    ae_time = clock.lap()
+    print(f"  autoencoder: {ae.n_epochs_} epochs, final loss {ae.loss_curve_[-1]:.4f}, "
+          f"{ae_time[0]:.0f}s wall / {ae_time[1]:.0f}s CPU", flush=True)
+    Z, Z_test = ae.transform(X), ae.transform(X_test)
+    codes_time = clock.lap()
+
+    def codes_lr(s):
+        pipe = Pipeline([("ae", FrozenEstimator(ae)), ("clf", FewLabelClassifier(logistic()))])
+        # Same as pipe.fit(X, y_few).score(X_test, y_test), on the codes computed once.
+        pipe[-1].fit(Z, few_labels(y, labelled[s]))
+        return pipe[-1].score(Z_test, y_test)
+
+    evaluate("skae codes + LR", codes_lr)
+
+    rng = np.random.RandomState(0)
+    all_labelled = np.unique(np.concatenate(list(labelled.values())))
+    others = np.setdiff1d(np.arange(len(X)), all_labelled)
+    fit_rows = np.concatenate([all_labelled, rng.choice(others, min(args.n_umap, len(others)),
+                                                         replace=False)])
+    clock.lap()
+    reducer = umap.UMAP(n_components=10, n_neighbors=15, min_dist=0.0, random_state=0)
+    E = reducer.fit(Z[fit_rows]).embedding_
+    E_test = reducer.transform(Z_test)
+    umap_time = clock.lap()
+    print(f"  UMAP on {len(fit_rows)} codes + transform of the test set: "
+          f"{umap_time[0]:.0f}s wall / {umap_time[1]:.0f}s CPU", flush=True)
+
+    def y_fit_rows(s):
+        return few_labels(y, labelled[s])[fit_rows]
+
+    evaluate("skae codes + UMAP + LR", lambda s: FewLabelClassifier(logistic())
+             .fit(E, y_fit_rows(s)).score(E_test, y_test))
+    evaluate("skae codes + UMAP + SelfTraining(LR)", lambda s: SelfTrainingClassifier(
+        logistic(), threshold=0.99, max_iter=10)
+        .fit(E, y_fit_rows(s)).score(E_test, y_test))
+
+    def fine_tuned(s, **params):
+        clf = EncoderClassifier(FrozenEstimator(ae), random_state=s, **params)
+        return clf.fit(X, few_labels(y, labelled[s])).score(X_test, y_test)
+
+    evaluate("skae EncoderClassifier (frozen encoder)",
+             lambda s: fine_tuned(s, freeze_encoder=True))
+    evaluate("skae EncoderClassifier (fine-tuned)", fine_tuned)
+    evaluate("skae EncoderClassifier (fine-tuned, shift+flip)", lambda s: fine_tuned(
+        s, augmentation=[RandomShift(2), RandomFlip()], dropout=0.3, max_epochs=300))
+
+    total_wall, total_cpu = start.lap()
+    print()
+    print(f"{'method':<50} {'mean acc':>8} {'std':>6}  {'per seed':<36} {'time (wall/CPU s)':>18}")
+    print("-" * 124)
+    for name, scores in results.items():
+        per_seed = " ".join(f"{v:.3f}" for v in scores)
+        wall, cpu = timings[name]
+        print(f"{name:<50} {np.mean(scores):>8.4f} {np.std(scores):>6.4f}  {per_seed:<36} "
+              f"{wall:>8.0f}/{cpu:<8.0f}")
+    print("-" * 124)
+    print(f"shared: autoencoder fit {ae_time[0]:.0f}/{ae_time[1]:.0f}s, codes "
+          f"{codes_time[0]:.0f}/{codes_time[1]:.0f}s, UMAP {umap_time[0]:.0f}/{umap_time[1]:.0f}s "
+          f"(on {len(fit_rows)} of {len(X)} training codes: {len(all_labelled)} labelled of "
+          f"all seeds + {len(fit_rows) - len(all_labelled)} unlabelled, no labels used)")
+    print(f"total: {total_wall:.0f}s wall, {total_cpu:.0f}s CPU")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,468 @@
+"""Anomaly detection with an autoencoder: scikit-learn's outlier API on its errors and codes.
+
+An autoencoder trained on normal data reconstructs what it has seen and fails on what it
+has not, so its reconstruction error is an anomaly score. Its known weakness is
+over-generalisation: a good autoencoder also reconstructs many anomalies well. The remedy
+here (``method="hybrid"``, the default) adds a second, independent piece of evidence: how
+far a sample's code lies from the codes of the training data (mean distance to its
+``n_neighbors`` nearest training codes). An anomaly that the decoder happens to
+reconstruct still lands in an empty region of the code space, and vice versa. For images
+the residual is lightly smoothed before it is squared, so that coherent regions of wrong
+pixels weigh more than the pixel noise every reconstruction has.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder
+from ._base import FLOAT_DTYPES
+
+# Rows per chunk when computing smoothed errors: bounds the float64 copies in memory.
+_CHUNK = 4096
+# Robust scale below which a score term is treated as constant (avoids dividing by 0).
+_MIN_SCALE = 1e-12
+
+
+def default_image_autoencoder(random_state=None):
+    """The autoencoder :class:`AEAnomalyDetector` uses for image-shaped input."""
+    return ConvAutoEncoder(
+        latent_dim=32, channels=(32, 64), max_epochs=20, random_state=random_state
+    )
+
+
+def default_table_autoencoder(n_samples, n_features, random_state=None):
+    """The autoencoder :class:`AEAnomalyDetector` uses for tables (standardised first).
+
+    A small bottleneck (a quarter of the features, 2 to 16) and enough epochs for about
+    600 gradient steps (20 to 100 epochs), so that small tables are trained too.
+    """
+    latent_dim = int(np.clip(n_features // 4, 2, 16))
+    hidden = int(np.clip(2 * n_features, 16, 128))
+    batch_size = 32
+    steps_per_epoch = max(1, int(np.ceil(n_samples / batch_size)))
+    max_epochs = int(np.clip(600 // steps_per_epoch, 20, 100))
+    return DenseAutoEncoder(
+        latent_dim=latent_dim,
+        hidden_layer_sizes=(hidden,),
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        random_state=random_state,
+    )
+
+
+class AEAnomalyDetector(OutlierMixin, BaseEstimator):
+    """Anomaly detector from an autoencoder trained on (mostly) normal data.
+
+    Fits an autoencoder on ``X`` and scores new samples by how badly it reconstructs them
+    and, by default, how far their codes lie from the training codes. Follows the API of
+    :class:`~sklearn.ensemble.IsolationForest`: :meth:`score_samples` is higher for more
+    normal samples, ``decision_function = score_samples - offset_`` is negative for
+    outliers and :meth:`predict` returns +1 (inlier) or -1 (outlier).
+
+    Each score term is put on a common scale with statistics of the training data: its
+    logarithm, minus the training median, divided by the training interquartile range.
+    ``score_samples`` is minus the mean of these robust z-scores, so 0 is a typical
+    training sample and -1 is one IQR (on the log scale) more abnormal.
+
+    Parameters
+    ----------
+    autoencoder : skae autoencoder, default=None
+        The autoencoder to train, e.g. ``ConvAutoEncoder(latent_dim=16)``; it is cloned.
+        If None, a :class:`ConvAutoEncoder` (32-dimensional code, 20 epochs) is used for
+        image-shaped input (``X.ndim >= 3``, e.g. ``(n, H, W)``) and a small
+        :class:`DenseAutoEncoder` for tables (``(n, n_features)``).
+    method : {"hybrid", "reconstruction", "latent"}, default="hybrid"
+        The anomaly score.
+
+        - ``"reconstruction"``: reconstruction error (the autoencoder's loss per sample).
+        - ``"latent"``: mean Euclidean distance of the code to its ``n_neighbors`` nearest
+          training codes (a k-nearest-neighbour density estimate in code space).
+        - ``"hybrid"``: the mean of both, after robust standardisation. This is the
+          remedy for over-generalisation: a well reconstructed anomaly is still caught
+          when its code is far from the normal codes. It is the default because it beats
+          plain reconstruction error on the Fashion-MNIST one-class benchmark
+          (``benchmarks/bench_anomaly_fashion_mnist.py``).
+    n_neighbors : int, default=5
+        Number of training codes used by the ``"latent"`` and ``"hybrid"`` terms.
+    error_smoothing : float, default=1.0
+        For image-shaped samples, standard deviation in pixels of a Gaussian filter
+        applied to the residual ``x - reconstruction`` (per channel, over height and
+        width) before it is squared. The reconstruction term is then the mean of the
+        squared smoothed residual: a blob of wrong pixels (a missing sleeve, a strap
+        that should not be there) counts more than scattered pixel noise, which every
+        reconstruction has. ``0`` disables smoothing. Tables and 1-D samples are never
+        smoothed; their reconstruction term is the autoencoder's own per-sample loss.
+    scale : "auto" or bool, default="auto"
+        Standardise features (a :class:`~sklearn.preprocessing.StandardScaler` fitted on
+        ``X``, one mean and deviation per pixel or column) before the autoencoder.
+        ``"auto"`` does so for tables (2-D ``X``) unless the autoencoder is a
+        :class:`ConvAutoEncoder`, and never for image-shaped input.
+        Error maps of scaled data are in units of each feature's standard deviation.
+    contamination : "auto" or float, default="auto"
+        Expected proportion of outliers in the training data; sets ``offset_``.
+
+        - If ``"auto"``, ``offset_`` is Tukey's lower fence of the training scores,
+          ``Q1 - 1.5 * IQR``: a sample is an outlier if it is farther below the
+          training quartiles than a boxplot's whiskers reach (about 0.7 % of Gaussian
+          data, more for heavy tails).
+        - If float in (0, 0.5], ``offset_`` is that percentile of the training scores,
+          so that fraction of the training data is predicted as outliers.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the autoencoder: if not None, the cloned autoencoder's ``random_state``
+        is set from it. An int makes ``fit`` reproducible on CPU.
+
+    Attributes
+    ----------
+    autoencoder_ : skae autoencoder
+        The fitted autoencoder.
+    scaler_ : StandardScaler or None
+        The fitted feature scaler, or None when the data are not scaled.
+    neighbors_ : NearestNeighbors or None
+        Nearest-neighbour index of the training codes (``"latent"`` and ``"hybrid"``).
+    term_names_ : tuple of str
+        Names of the score terms, e.g. ``("reconstruction", "latent")``.
+    term_center_ : ndarray of shape (n_terms,)
+        Median of each log score term over the training data.
+    term_scale_ : ndarray of shape (n_terms,)
+        Interquartile range of each log score term over the training data.
+    offset_ : float
+        Threshold on ``score_samples``: ``decision_function = score_samples - offset_``.
+    sample_shape_ : tuple of int
+        Shape of one sample as given to ``fit``, e.g. ``(28, 28)`` or ``(n_features,)``.
+    n_features_in_ : int
+        Number of values per sample seen during ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``. Defined only when ``X`` has feature names
+        that are all strings.
+
+    See Also
+    --------
+    sklearn.ensemble.IsolationForest : Tree-based outlier detector with the same API.
+    sklearn.neighbors.LocalOutlierFactor : Density-based outlier detector.
+    ConvAutoEncoder, DenseAutoEncoder : The autoencoders it trains.
+
+    Notes
+    -----
+    On the Fashion-MNIST one-class protocol (``benchmarks/bench_anomaly_fashion_mnist.py``:
+    fit on the 6,000 training images of one class, score the 10,000 test images), the
+    default detector reaches a mean AUROC of 0.944 over the 10 classes, against 0.908 for
+    the same autoencoder's plain reconstruction error, 0.932 for the smoothed
+    reconstruction term alone, 0.935 for the code-distance term alone, 0.903 for PCA's
+    reconstruction error and 0.917 for :class:`~sklearn.ensemble.IsolationForest`. On
+    small tables it is on a par with PCA reconstruction error, not better
+    (``benchmarks/bench_anomaly_tabular.py``).
+
+    Training scores are computed in-sample, as :class:`~sklearn.ensemble.IsolationForest`
+    does: ``offset_`` for a float ``contamination`` flags exactly that fraction of the
+    training data, and ``predict(X_train)`` agrees with it. New normal samples score
+    slightly lower than training samples (the autoencoder has seen the latter), so the
+    outlier rate on new normal data is somewhat higher than ``contamination``.
+
+    The robust standardisation of the code-distance term uses leave-one-out distances of
+    the training codes (each training code's neighbours exclude itself), so it describes
+    new normal data.
+
+    References
+    ----------
+    .. [1] M. Sakurada and T. Yairi, "Anomaly detection using autoencoders with nonlinear
+       dimensionality reduction", MLSDA workshop, 2014.
+    .. [2] L. Ruff et al., "Deep one-class classification", ICML 2018 (the Fashion-MNIST
+       one-class protocol).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae import AEAnomalyDetector, ConvAutoEncoder
+    >>> from skae.datasets import load_fashion_mnist_subset
+    >>> X, y = load_fashion_mnist_subset(return_X_y=True)
+    >>> ae = ConvAutoEncoder(latent_dim=8, channels=(8, 16), max_epochs=3)
+    >>> detector = AEAnomalyDetector(ae, random_state=0).fit(X[y == 7])  # sneakers
+    >>> scores = detector.score_samples(X)
+    >>> bool(scores[y == 7].mean() > scores[y != 7].mean())
+    True
+    >>> detector.error_map(X[:2]).shape
+    (2, 28, 28)
+    """
+
+    _parameter_constraints: dict = {
+        "autoencoder": [HasMethods(["fit", "transform", "reconstruct"]), None],
+        "method": [StrOptions({"hybrid", "reconstruction", "latent"})],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "error_smoothing": [Interval(Real, 0, None, closed="left")],
+        "scale": [StrOptions({"auto"}), "boolean"],
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        autoencoder=None,
+        *,
+        method="hybrid",
+        n_neighbors=5,
+        error_smoothing=1.0,
+        scale="auto",
+        contamination="auto",
+        random_state=None,
+    ):
+        self.autoencoder = autoencoder
+        self.method = method
+        self.n_neighbors = n_neighbors
+        self.error_smoothing = error_smoothing
+        self.scale = scale
+        self.contamination = contamination
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ input
+    def _validate(self, X, reset):
+        """Check X; return it as a float 2-D array of flat samples."""
+        ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
+        sample_shape = None
+        if ndim > 2:
+            X = np.asarray(X)
+            sample_shape = X.shape[1:]
+            X = X.reshape(len(X), -1)
+        X = validate_data(
+            self, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=2 if reset else 1
+        )
+        if reset:
+            self.sample_shape_ = tuple(sample_shape or (X.shape[1],))
+        elif sample_shape is not None and tuple(sample_shape) != self.sample_shape_:
+            raise ValueError(
+                f"X has samples of shape {tuple(sample_shape)}, but {type(self).__name__} "
+                f"was fitted on samples of shape {self.sample_shape_}."
+            )
+        return X
+
+    def _to_autoencoder_input(self, X):
+        """Flat validated rows -> (scaled) data in the sample shape seen at fit."""
+        if self.scaler_ is not None:
+            X = self.scaler_.transform(X)
+        return X.reshape(len(X), *self.sample_shape_)
+
+    # ------------------------------------------------------------------ fit
+    def _make_autoencoder(self, X, image_input):
+        seed = (
+            None
+            if self.random_state is None
+            else check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+        if self.autoencoder is None:
+            if image_input:
+                return default_image_autoencoder(seed)
+            return default_table_autoencoder(X.shape[0], X.shape[1], seed)
+        autoencoder = clone(self.autoencoder)
+        if seed is not None and "random_state" in autoencoder.get_params():
+            autoencoder.set_params(random_state=seed)
+        return autoencoder
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on ``X`` and set the score scale and ``offset_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Training data, mostly normal. Tables are 2-D; images ``(n, H, W)`` or
+            ``(n, C, H, W)``. Not modified.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted detector.
+        """
+        X = self._validate(X, reset=True)
+        image_input = len(self.sample_shape_) > 1
+        autoencoder = self._make_autoencoder(X, image_input)
+        scale = self.scale
+        if scale == "auto":
+            scale = not image_input and not isinstance(autoencoder, ConvAutoEncoder)
+        self.scaler_ = StandardScaler().fit(X) if scale else None
+        X_ae = self._to_autoencoder_input(X)
+        self.autoencoder_ = autoencoder.fit(X_ae)
+
+        self.term_names_ = {
+            "reconstruction": ("reconstruction",),
+            "latent": ("latent",),
+            "hybrid": ("reconstruction", "latent"),
+        }[self.method]
+        self.neighbors_ = None
+        codes = None
+        if "latent" in self.term_names_:
+            codes = np.asarray(self.autoencoder_.transform(X_ae), dtype=np.float64)
+            n_neighbors = min(self.n_neighbors, len(codes) - 1)
+            self.neighbors_ = NearestNeighbors(n_neighbors=n_neighbors).fit(codes)
+        errors = self._reconstruction_errors(X_ae)
+        # Robust centre and scale of each term; leave-one-out for the code distances,
+        # so that they describe new normal data.
+        terms = self._log_terms(X_ae, errors, codes, leave_one_out=True)
+        q1, median, q3 = np.percentile(terms, [25, 50, 75], axis=0)
+        self.term_center_ = median
+        self.term_scale_ = np.where(q3 - q1 > _MIN_SCALE, q3 - q1, 1.0)
+
+        # Training scores in-sample, exactly as score_samples computes them.
+        if codes is not None:
+            terms = self._log_terms(X_ae, errors, codes)
+        scores = self._combine(terms)
+        if self.contamination == "auto":
+            q1, q3 = np.percentile(scores, [25, 75])
+            self.offset_ = float(q1 - 1.5 * (q3 - q1))
+        else:
+            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        return self
+
+    # ------------------------------------------------------------------ scores
+    def _smooths(self):
+        return self.error_smoothing > 0 and len(self.sample_shape_) >= 2
+
+    def _squared_residuals(self, X_ae):
+        """Per-value squared (smoothed) residuals of network input ``X_ae``, float64."""
+        recon = np.asarray(self.autoencoder_.reconstruct(X_ae), dtype=np.float64)
+        residual = np.asarray(X_ae, dtype=np.float64) - recon
+        if self._smooths():
+            sigma = (0,) * (residual.ndim - 2) + (self.error_smoothing,) * 2
+            residual = gaussian_filter(residual, sigma=sigma)
+        return residual**2
+
+    def _reconstruction_errors(self, X_ae):
+        if "reconstruction" not in self.term_names_:
+            return None
+        if not self._smooths():
+            return np.asarray(
+                self.autoencoder_.reconstruction_error(X_ae), dtype=np.float64
+            )
+        errors = [
+            self._squared_residuals(X_ae[start : start + _CHUNK])
+            .reshape(len(X_ae[start : start + _CHUNK]), -1)
+            .mean(axis=1)
+            for start in range(0, len(X_ae), _CHUNK)
+        ]
+        return np.concatenate(errors)
+
+    def _log_terms(self, X_ae, errors=None, codes=None, leave_one_out=False):
+        """Log of each score term, shape (n_samples, n_terms), float64.
+
+        ``errors`` and ``codes`` are computed from ``X_ae`` unless given.
+        """
+        columns = []
+        for name in self.term_names_:
+            if name == "reconstruction":
+                value = self._reconstruction_errors(X_ae) if errors is None else errors
+            else:
+                if codes is None:
+                    codes = np.asarray(self.autoencoder_.transform(X_ae), dtype=np.float64)
+                k = self.neighbors_.n_neighbors
+                distances, _ = self.neighbors_.kneighbors(
+                    codes, n_neighbors=k + 1 if leave_one_out else k
+                )
+                # Leave-one-out: the nearest training code of a training code is itself.
+                value = distances[:, 1:].mean(axis=1) if leave_one_out else distances.mean(1)
+            columns.append(np.log(np.maximum(value, np.finfo(np.float64).tiny)))
+        return np.column_stack(columns)
+
+    def _combine(self, terms):
+        return -np.mean((terms - self.term_center_) / self.term_scale_, axis=1)
+
+    def score_samples(self, X):
+        """Normality score: higher is more normal, lower is more abnormal.
+
+        Minus the mean of the robustly standardised log score terms (see ``method``):
+        0 is a typical training sample.
+
+        Parameters
+        ----------
+        X : array-like of the sample shape seen at ``fit``
+            Samples to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), float64
+            The lower, the more abnormal.
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        return self._combine(self._log_terms(self._to_autoencoder_input(X)))
+
+    def decision_function(self, X):
+        """Shifted normality score: negative for outliers, positive for inliers.
+
+        Parameters
+        ----------
+        X : array-like of the sample shape seen at ``fit``
+            Samples to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), float64
+            ``score_samples(X) - offset_``.
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Predict whether each sample is an inlier (+1) or an outlier (-1).
+
+        Parameters
+        ----------
+        X : array-like of the sample shape seen at ``fit``
+            Samples to classify.
+
+        Returns
+        -------
+        is_inlier : ndarray of shape (n_samples,), int
+            +1 for inliers, -1 for outliers.
+        """
+        decision = self.decision_function(X)
+        is_inlier = np.ones_like(decision, dtype=int)
+        is_inlier[decision < 0] = -1
+        return is_inlier
+
+    # ------------------------------------------------------------------ explanations
+    def reconstruct(self, X):
+        """The autoencoder's reconstruction of ``X``, in the units and shape of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of the sample shape seen at ``fit``
+
+        Returns
+        -------
+        X_reconstructed : ndarray of the shape of ``X``, float64
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        recon = self.autoencoder_.reconstruct(self._to_autoencoder_input(X))
+        recon = np.asarray(recon, dtype=np.float64).reshape(len(X), -1)
+        if self.scaler_ is not None:
+            recon = self.scaler_.inverse_transform(recon)
+        return recon.reshape(len(X), *self.sample_shape_)
+
+    def error_map(self, X):
+        """Per-value squared reconstruction error: which pixels or columns are abnormal.
+
+        Parameters
+        ----------
+        X : array-like of the sample shape seen at ``fit``
+
+        Returns
+        -------
+        errors : ndarray of the shape of ``X``, float64
+            ``(x - reconstruction) ** 2`` for every pixel or feature, with the residual
+            smoothed first for images (see ``error_smoothing``); its mean over a sample
+            is the reconstruction error that the score uses (for the mean squared error
+            loss). When features are standardised (``scaler_`` is not None) both are in
+            standardised units, so errors of different columns are comparable.
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        errors = self._squared_residuals(self._to_autoencoder_input(X))
+        return errors.reshape(len(X), *self.sample_shape_)

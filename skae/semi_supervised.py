@@ -1,0 +1,876 @@
+"""Learning from few labels: ``y == -1`` marks an unlabelled row.
+
+Two estimators follow the convention of :mod:`sklearn.semi_supervised`:
+
+- :class:`FewLabelClassifier` wraps any classifier and fits it on the labelled rows only,
+  so that it can end a pipeline whose earlier steps (an autoencoder, UMAP) learn from every
+  row::
+
+      Pipeline([("ae", ConvAutoEncoder()), ("umap", UMAP()),
+                ("clf", FewLabelClassifier(LogisticRegression()))]).fit(X, y_with_minus_ones)
+
+- :class:`EncoderClassifier` starts from an autoencoder's encoder (fitted on every row),
+  adds a classification head and trains both end to end on the labelled rows
+  ("continue from the latent space"), or the head alone with ``freeze_encoder=True``.
+"""
+
+import copy
+import numbers
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils._tags import get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_method_params,
+    _is_fitted,
+    _num_samples,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+from skorch import NeuralNetClassifier
+from skorch.utils import to_tensor
+from torch import nn
+
+from ._autoencoders import DenseAutoEncoder
+from ._base import (
+    FLOAT_DTYPES,
+    INFERENCE_BATCH_SIZE,
+    OPTIMIZERS,
+    BaseAutoEncoder,
+    _fork_rng_devices,
+    resolve_device,
+)
+from ._net import BatchIterator, StopOnNonFiniteLoss, _as_float_tensor
+from .corruption import make_corruption
+from .nn import get_activation
+
+__all__ = [
+    "EncoderClassifier",
+    "FewLabelClassifier",
+    "RandomFlip",
+    "RandomShift",
+    "labeled_mask",
+]
+
+UNLABELED = -1
+
+
+def labeled_mask(y):
+    """Boolean mask of the labelled rows of ``y``: every entry that is not ``-1``.
+
+    Follows :mod:`sklearn.semi_supervised`: ``-1`` marks an unlabelled row. Works for
+    integer, float and object (e.g. string) label arrays; a string array has no ``-1``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels, ``-1`` for unlabelled rows.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (n_samples,)
+        True where the row is labelled.
+
+    Examples
+    --------
+    >>> from skae.semi_supervised import labeled_mask
+    >>> labeled_mask([0, -1, 2, -1]).tolist()
+    [True, False, True, False]
+    >>> labeled_mask(["cat", -1, "dog"]).tolist()
+    [True, False, True]
+    """
+    y = _as_label_array(y)
+    if y.dtype.kind in "iuf":
+        return y != UNLABELED
+    if y.dtype.kind == "O":
+        return np.fromiter(
+            (
+                not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v == UNLABELED)
+                for v in y.ravel()
+            ),
+            dtype=bool,
+            count=y.size,
+        ).reshape(y.shape)
+    return np.ones(y.shape, dtype=bool)
+
+
+def _as_label_array(y):
+    """``np.asarray(y)``, except that a list mixing strings and ``-1`` stays object."""
+    if not hasattr(y, "dtype") and not hasattr(y, "__array__"):
+        y = list(y)
+        if any(isinstance(v, str) for v in y):
+            return np.asarray(y, dtype=object)
+    return np.asarray(y)
+
+
+def _check_labels(estimator, y, n_samples):
+    """Return ``(y_1d, mask)``, raising clearly if ``y`` is missing or nothing is labelled."""
+    name = type(estimator).__name__
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+    y = column_or_1d(_as_label_array(y), warn=True)
+    check_consistent_length(np.empty((n_samples, 0)), y)
+    mask = labeled_mask(y)
+    if not mask.any():
+        raise ValueError(
+            f"{name} found no labelled row: all {len(y)} labels are -1, which marks an "
+            "unlabelled row (the sklearn.semi_supervised convention). Give at least one "
+            "label per class."
+        )
+    return y, mask
+
+
+def _estimator_has(attr):
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+
+class FewLabelClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Fit a classifier on the labelled rows only; ``y == -1`` marks an unlabelled row.
+
+    A few-label wrapper for the end of a pipeline: earlier steps (an autoencoder, UMAP,
+    which reads ``-1`` as "unlabelled" too) learn from every row, this step from the rows
+    that have a label. Predictions, probabilities and decision values come from the
+    wrapped classifier; :meth:`score` counts labelled rows only, so the default scoring of
+    ``cross_val_score`` and ``GridSearchCV`` is right on folds that hold unlabelled rows.
+
+    Parameters
+    ----------
+    estimator : classifier object
+        The classifier to fit on the labelled rows, e.g. ``LogisticRegression()``. It is
+        cloned at ``fit``.
+
+    Attributes
+    ----------
+    estimator_ : classifier object
+        The fitted clone of ``estimator``.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels seen among the labelled rows (``-1`` is never one).
+    n_labeled_ : int
+        Number of labelled rows the classifier was fitted on.
+    n_features_in_ : int
+        Number of features seen during ``fit`` (``X.shape[1]``).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``. Defined only when ``X`` has feature names
+        that are all strings.
+
+    See Also
+    --------
+    sklearn.semi_supervised.SelfTrainingClassifier : Also labels unlabelled rows itself.
+    EncoderClassifier : Fine-tunes an autoencoder's encoder on the labelled rows.
+
+    Notes
+    -----
+    A scorer given by name (``scoring="accuracy"``) compares predictions with every
+    label, ``-1`` included; leave ``scoring`` unset to score labelled rows only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skae.semi_supervised import FewLabelClassifier
+    >>> X = np.array([[0.0], [0.1], [0.9], [1.0], [0.2], [0.8]])
+    >>> y = np.array([0, 0, 1, 1, -1, -1])
+    >>> clf = FewLabelClassifier(LogisticRegression()).fit(X, y)
+    >>> clf.n_labeled_, clf.classes_.tolist(), clf.predict([[0.05], [0.95]]).tolist()
+    (4, [0, 1], [0, 1])
+    """
+
+    _parameter_constraints: dict = {"estimator": [HasMethods(["fit", "predict"])]}
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, **fit_params):
+        """Fit a clone of ``estimator`` on the rows whose label is not ``-1``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, ...)
+            Training data, as the wrapped classifier takes it. Not modified.
+        y : array-like of shape (n_samples,)
+            Labels; ``-1`` marks an unlabelled row, which is ignored.
+        **fit_params : dict
+            Passed to ``estimator.fit``; per-sample arrays (e.g. ``sample_weight``) are
+            restricted to the labelled rows.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If every label is ``-1``.
+        """
+        X_checked = validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=None, ensure_all_finite=False,
+            allow_nd=True,
+        )
+        # Finite values and dtypes are the wrapped classifier's business; a DataFrame is
+        # passed on as a DataFrame so that column-selecting pipelines keep working.
+        X = X if hasattr(X, "iloc") else X_checked
+        y, mask = _check_labels(self, y, X_checked.shape[0])
+        rows = np.flatnonzero(mask)
+        fit_params = _check_method_params(X, fit_params, indices=rows)
+        self.estimator_ = clone(self.estimator)
+        self.estimator_.fit(_safe_indexing(X, rows), y[rows], **fit_params)
+        self.n_labeled_ = len(rows)
+        return self
+
+    @property
+    def classes_(self):
+        return self.estimator_.classes_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict classes with the fitted classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the fitted classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities from the fitted classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision values of the fitted classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.estimator_.decision_function(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on the labelled rows; rows labelled ``-1`` are left out.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+        y : array-like of shape (n_samples,)
+            True labels, ``-1`` for unlabelled rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+
+        Raises
+        ------
+        ValueError
+            If every label is ``-1``.
+        """
+        check_is_fitted(self)
+        return _labeled_accuracy(self, X, y, sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        return tags
+
+
+def _labeled_accuracy(estimator, X, y, sample_weight):
+    y, mask = _check_labels(estimator, y, _num_samples(X))
+    rows = np.flatnonzero(mask)
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight)[rows]
+    return float(
+        accuracy_score(y[rows], estimator.predict(_safe_indexing(X, rows)),
+                       sample_weight=sample_weight)
+    )
+
+
+# ---------------------------------------------------------------------- fine-tuning
+class _LabeledDataset(torch.utils.data.Dataset):
+    """Rows of a network-layout array with integer targets, fetched a batch at a time."""
+
+    def __init__(self, X, y):
+        self.X = X
+        self.y = y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, indices):
+        return _as_float_tensor(self.X[indices]), torch.as_tensor(self.y[indices])
+
+
+class _ClassifierNet(NeuralNetClassifier):
+    """``NeuralNetClassifier`` that augments training inputs (never validation/inference)."""
+
+    def __init__(self, *args, augmentation=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.augmentation = augmentation
+
+    def train_step_single(self, batch, **fit_params):
+        if self.augmentation is None:
+            return super().train_step_single(batch, **fit_params)
+        Xi, yi = batch
+        Xi = self.augmentation(to_tensor(Xi, device=self.device))
+        return super().train_step_single((Xi, yi), **fit_params)
+
+
+class RandomShift:
+    """Shift each image by a random number of pixels, filling the border with zeros.
+
+    An augmentation for :class:`EncoderClassifier` (``(X, generator) -> X`` on batches of
+    shape ``(n, C, H, W)`` or ``(n, C, L)``, like the steps of :mod:`skae.corruption`).
+
+    Parameters
+    ----------
+    max_shift : int, default=2
+        Largest shift along each spatial axis, in pixels.
+    """
+
+    def __init__(self, max_shift=2):
+        if not isinstance(max_shift, Integral) or max_shift < 0:
+            raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}.")
+        self.max_shift = max_shift
+
+    def __call__(self, X, generator):
+        m = self.max_shift
+        if m == 0 or X.ndim < 3:
+            return X
+        spatial = X.shape[2:]
+        pad = [m] * (2 * len(spatial))
+        padded = nn.functional.pad(X, pad)
+        offsets = torch.randint(0, 2 * m + 1, (X.shape[0], len(spatial)), generator=generator,
+                                device=generator.device).to(X.device)
+        # Gather a window per sample: build index grids shifted by each sample's offset.
+        out = padded
+        for axis, size in enumerate(spatial):
+            index = offsets[:, axis].view(-1, *([1] * (X.ndim - 1))) + torch.arange(
+                size, device=X.device
+            ).view(*([1] * (axis + 2)), size, *([1] * (len(spatial) - axis - 1)))
+            shape = list(out.shape)
+            shape[axis + 2] = size
+            out = torch.gather(out, axis + 2, index.expand(shape))
+        return out
+
+    def __repr__(self):
+        return f"RandomShift(max_shift={self.max_shift})"
+
+
+class RandomFlip:
+    """Mirror each image left-right with probability ``p`` (last axis).
+
+    An augmentation for :class:`EncoderClassifier`; use it only where a mirrored
+    sample keeps its class (clothes, cells; not digits or text).
+
+    Parameters
+    ----------
+    p : float in [0, 1], default=0.5
+    """
+
+    def __init__(self, p=0.5):
+        if not isinstance(p, Real) or not 0 <= p <= 1:
+            raise ValueError(f"p must be a probability in [0, 1], got {p!r}.")
+        self.p = p
+
+    def __call__(self, X, generator):
+        flip = torch.rand(X.shape[0], generator=generator, device=generator.device) < self.p
+        flip = flip.to(X.device).view(-1, *([1] * (X.ndim - 1)))
+        return torch.where(flip, X.flip(-1), X)
+
+    def __repr__(self):
+        return f"RandomFlip(p={self.p})"
+
+
+class _Standardize(nn.Module):
+    """Fixed affine map ``(z - mean) / scale``: codes on a common scale for the head."""
+
+    def __init__(self, mean, scale):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+
+    def forward(self, z):
+        return (z - self.mean) / self.scale
+
+
+class EncoderHeadModule(nn.Module):
+    """An encoder, a fixed standardisation of its codes and a classification head.
+
+    ``forward`` returns logits of shape (n, n_classes).
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Maps inputs to codes of size ``latent_dim``.
+    code_mean, code_scale : array-like of shape (latent_dim,)
+        Mean and scale of the codes of the training data.
+    n_classes : int
+    hidden_layer_sizes : sequence of int, default=()
+        Widths of the head's hidden layers; empty gives a linear head.
+    activation : str or type of torch.nn.Module, default="relu"
+    dropout : float, default=0.0
+        Dropout rate applied to the (standardised) codes and hidden layers.
+    """
+
+    def __init__(
+        self, encoder, code_mean, code_scale, n_classes, hidden_layer_sizes=(),
+        activation="relu", dropout=0.0,
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.standardize = _Standardize(code_mean, code_scale)
+        layers, n_in = [], len(code_mean)
+        for width in hidden_layer_sizes:
+            layers += [nn.Dropout(dropout), nn.Linear(n_in, width), get_activation(activation)]
+            n_in = width
+        layers += [nn.Dropout(dropout), nn.Linear(n_in, n_classes)]
+        self.head = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.head(self.standardize(self.encoder(x)))
+
+
+def _unwrap(autoencoder):
+    return autoencoder.estimator if isinstance(autoencoder, FrozenEstimator) else autoencoder
+
+
+class EncoderClassifier(ClassifierMixin, BaseEstimator):
+    """Classifier that fine-tunes an autoencoder's encoder on the labelled rows.
+
+    The encoder of ``autoencoder`` (fitted on every row of ``X``, labelled or not, unless
+    it comes fitted) is deep-copied; a head maps its standardised codes to class logits,
+    and encoder and head are trained end to end with the cross-entropy on the labelled
+    rows (``y != -1``) by a :class:`skorch.NeuralNetClassifier`. With
+    ``freeze_encoder=True`` only the head learns (a linear probe by default).
+
+    Parameters
+    ----------
+    autoencoder : skae autoencoder, default=None
+        Where the encoder comes from. If it is not fitted, a clone is fitted on all rows
+        of ``X`` during ``fit``. If it is fitted, its encoder is used as it is; wrap it in
+        :class:`sklearn.frozen.FrozenEstimator` so that it stays fitted through
+        ``clone``, ``cross_val_score`` and ``GridSearchCV``. None means
+        ``DenseAutoEncoder()``.
+    hidden_layer_sizes : tuple of int, default=()
+        Hidden layers of the head; ``()`` gives a linear head on the codes.
+    activation : str or type of torch.nn.Module, default="relu"
+        Activation of the head's hidden layers.
+    dropout : float in [0, 1), default=0.0
+        Dropout on the codes (and head's hidden layers) during training.
+    freeze_encoder : bool, default=False
+        If True, the encoder's weights stay fixed and only the head is trained.
+    augmentation : callable or list of callables, default=None
+        Applied to each training batch of labelled rows (network layout, e.g.
+        ``(n, C, H, W)``), never at inference: ``(X, generator) -> X`` like the steps of
+        :mod:`skae.corruption`, e.g. ``[RandomShift(2), RandomFlip()]`` for images whose
+        class survives small shifts and mirroring. Seeded by ``random_state``.
+    max_epochs : int, default=100
+        Passes over the labelled rows.
+    batch_size : int, default=64
+        Labelled rows per gradient step; ``-1`` uses them all.
+    lr : float, default=1e-2
+        Learning rate of the head.
+    encoder_lr : float, default=None
+        Learning rate of the encoder; None means ``lr / 10``, a common choice for
+        fine-tuning pre-trained weights. Ignored with ``freeze_encoder=True``.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
+default="adamw"
+        The optimizer.
+    optimizer_params : dict, default=None
+        Extra keyword arguments of the optimizer, e.g. ``{"weight_decay": 1e-2}``.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks, deep-copied at ``fit``.
+    net_params : dict, default=None
+        Further keyword arguments of the :class:`skorch.NeuralNetClassifier`.
+    device : str or torch.device, default="auto"
+        ``"cpu"``, ``"cuda"``, ... ``"auto"`` takes CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the head's initialisation, dropout and shuffling.
+    verbose : int, default=0
+        ``0`` is silent; ``1`` prints skorch's per-epoch table.
+
+    Attributes
+    ----------
+    autoencoder_ : skae autoencoder
+        The fitted autoencoder the encoder was copied from (a clone fitted here, or the
+        given one).
+    net_ : skorch.NeuralNetClassifier
+        The trained net; ``net_.module_`` is an :class:`EncoderHeadModule`.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen among the labelled rows.
+    n_labeled_ : int
+        Number of labelled rows trained on.
+    history_ : skorch.History
+        Per-epoch training history.
+    loss_curve_ : list of float
+        Training loss after each epoch.
+    n_features_in_ : int
+        Number of features (values per sample) seen during ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``. Defined only when ``X`` has feature names
+        that are all strings.
+
+    See Also
+    --------
+    FewLabelClassifier : Any sklearn classifier on the codes of the labelled rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae import ConvAutoEncoder
+    >>> from skae.datasets import load_fashion_mnist_subset
+    >>> from skae.semi_supervised import EncoderClassifier
+    >>> X, y = load_fashion_mnist_subset(return_X_y=True)
+    >>> y_few = np.full_like(y, -1)
+    >>> y_few[:200] = y[:200]   # 200 labels, 1,800 unlabelled images
+    >>> ae = ConvAutoEncoder(latent_dim=16, channels=(8, 16), max_epochs=2, random_state=0)
+    >>> clf = EncoderClassifier(ae, max_epochs=10, random_state=0).fit(X, y_few)
+    >>> clf.n_labeled_, clf.predict_proba(X[:3]).shape
+    (200, (3, 10))
+    """
+
+    _parameter_constraints: dict = {
+        "autoencoder": [BaseAutoEncoder, FrozenEstimator, None],
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [str, type],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "freeze_encoder": ["boolean"],
+        "augmentation": [callable, list, None],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "encoder_lr": [Interval(Real, 0, None, closed="left"), None],
+        "optimizer": [StrOptions(set(OPTIMIZERS) - {"lbfgs"}), callable],
+        "optimizer_params": [dict, None],
+        "callbacks": [list, None],
+        "net_params": [dict, None],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        autoencoder=None,
+        *,
+        hidden_layer_sizes=(),
+        activation="relu",
+        dropout=0.0,
+        freeze_encoder=False,
+        augmentation=None,
+        max_epochs=100,
+        batch_size=64,
+        lr=1e-2,
+        encoder_lr=None,
+        optimizer="adamw",
+        optimizer_params=None,
+        callbacks=None,
+        net_params=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.autoencoder = autoencoder
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.freeze_encoder = freeze_encoder
+        self.augmentation = augmentation
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.encoder_lr = encoder_lr
+        self.optimizer = optimizer
+        self.optimizer_params = optimizer_params
+        self.callbacks = callbacks
+        self.net_params = net_params
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ input
+    def _validate_X(self, X, reset):
+        """Check X as flat rows (n, n_features); images (n, ...) are flattened first."""
+        sample_shape = None
+        if not (hasattr(X, "iloc") or sp.issparse(X)):
+            X = np.asarray(X)
+            if X.ndim > 2:
+                sample_shape = X.shape[1:]
+                X = X.reshape(len(X), -1)
+        X = validate_data(self, X, reset=reset, dtype=FLOAT_DTYPES)
+        if reset:
+            self._sample_shape = sample_shape
+        return X, sample_shape
+
+    def _to_network(self, X_flat):
+        """Flat validated rows -> the autoencoder's network layout."""
+        with warnings.catch_warnings():
+            # Feature names were checked by validate_data on self.
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            return _unwrap(self.autoencoder_)._validate_input(X_flat, reset=False)
+
+    # ------------------------------------------------------------------ fit
+    def _fit_autoencoder(self, X_flat, sample_shape):
+        autoencoder = DenseAutoEncoder() if self.autoencoder is None else self.autoencoder
+        if _is_fitted(autoencoder):
+            return autoencoder
+        X_fit = X_flat if sample_shape is None else X_flat.reshape(len(X_flat), *sample_shape)
+        return clone(autoencoder).fit(X_fit)
+
+    def _make_net(self, module, n_classes, seed, device):
+        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
+        encoder_lr = self.lr / 10 if self.encoder_lr is None else self.encoder_lr
+        params = dict(
+            module=module,
+            criterion=nn.CrossEntropyLoss,
+            optimizer=optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=BatchIterator,
+            iterator_train__shuffle=True,
+            iterator_train__seed=seed,
+            iterator_valid=BatchIterator,
+            train_split=None,
+            classes=list(range(n_classes)),
+            callbacks=[("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
+            + [copy.deepcopy(cb) for cb in (self.callbacks or [])],
+            device=device,
+            verbose=int(self.verbose),
+            **{f"optimizer__{k}": v for k, v in (self.optimizer_params or {}).items()},
+        )
+        params["augmentation"] = make_corruption(self.augmentation, seed, device)
+        if not self.freeze_encoder:
+            params["optimizer__param_groups"] = [("encoder.*", {"lr": encoder_lr})]
+        params.update(self.net_params or {})
+        return _ClassifierNet(**params)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the autoencoder on every row, then encoder and head on the labelled rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Training data, labelled and unlabelled rows together; images may come as
+            ``(n, H, W)`` or ``(n, C, H, W)``. Not modified.
+        y : array-like of shape (n_samples,)
+            Labels; ``-1`` marks an unlabelled row.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If every label is ``-1`` or fewer than two classes are labelled.
+        """
+        X, sample_shape = self._validate_X(X, reset=True)
+        y, mask = _check_labels(self, y, len(X))
+        check_classification_targets(y[mask])
+        encoder_labels = LabelEncoder().fit(y[mask])
+        if len(encoder_labels.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs labelled rows of at least 2 classes; got 1 "
+                f"class: {encoder_labels.classes_[0]!r}."
+            )
+        self.classes_ = encoder_labels.classes_
+        y_encoded = encoder_labels.transform(y[mask]).astype(np.int64)
+
+        self.autoencoder_ = self._fit_autoencoder(X, sample_shape)
+        X_network = self._to_network(X)
+        autoencoder = _unwrap(self.autoencoder_)
+        codes = autoencoder._map_batches(lambda m, x: m.encode(x), X_network, dtype=np.float64)
+        code_mean, code_scale = codes.mean(axis=0), codes.std(axis=0)
+        code_scale[~(code_scale > 1e-12)] = 1.0
+
+        device = resolve_device(self.device)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        with torch.random.fork_rng(devices=_fork_rng_devices(device)):
+            torch.manual_seed(seed)
+            encoder = copy.deepcopy(autoencoder.encoder_).float()
+            if self.freeze_encoder:
+                encoder.requires_grad_(False)
+            module = EncoderHeadModule(
+                encoder, code_mean, code_scale, len(self.classes_),
+                hidden_layer_sizes=[int(h) for h in np.atleast_1d(self.hidden_layer_sizes)],
+                activation=self.activation, dropout=self.dropout,
+            )
+            net = self._make_net(module, len(self.classes_), seed, device)
+            net.fit(_LabeledDataset(X_network[mask], y_encoded), y=None)
+        self.net_ = net
+        self.n_labeled_ = int(mask.sum())
+        self.history_ = net.history
+        self.loss_curve_ = [float(loss) for loss in net.history[:, "train_loss"]]
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def _logits(self, X):
+        check_is_fitted(self, "net_")
+        X, sample_shape = self._validate_X(X, reset=False)
+        if (
+            sample_shape is not None
+            and self._sample_shape is not None
+            and tuple(sample_shape) != tuple(self._sample_shape)
+        ):
+            raise ValueError(
+                f"X has samples of shape {sample_shape}, but {type(self).__name__} was "
+                f"fitted on samples of shape {self._sample_shape}."
+            )
+        X_network = self._to_network(X)
+        module = self.net_.module_
+        was_training = module.training
+        module.eval()
+        outputs = []
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(X_network), INFERENCE_BATCH_SIZE):
+                    batch = _as_float_tensor(X_network[start : start + INFERENCE_BATCH_SIZE])
+                    outputs.append(module(batch.to(self.net_.device)).cpu().double().numpy())
+        finally:
+            module.train(was_training)
+        return np.concatenate(outputs)
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the head's logits).
+
+        Parameters
+        ----------
+        X : array-like of the shape seen at ``fit``
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes), float64
+            Columns follow ``classes_``.
+        """
+        logits = self._logits(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of the shape seen at ``fit``
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        logits = self._logits(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+    def decision_function(self, X):
+        """The head's logits.
+
+        Parameters
+        ----------
+        X : array-like of the shape seen at ``fit``
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, the logit of ``classes_[1]`` minus that of ``classes_[0]``
+            (positive means ``classes_[1]``), as sklearn's binary classifiers return.
+        """
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict(self, X):
+        """Most probable class.
+
+        Parameters
+        ----------
+        X : array-like of the shape seen at ``fit``
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on the labelled rows; rows labelled ``-1`` are left out.
+
+        Parameters
+        ----------
+        X : array-like of the shape seen at ``fit``
+        y : array-like of shape (n_samples,)
+            True labels, ``-1`` for unlabelled rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self, "net_")
+        return _labeled_accuracy(self, X, y, sample_weight)

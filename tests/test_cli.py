@@ -1,0 +1,273 @@
+"""``skae explore`` and ``skae demo``, run in-process through ``main([...])``."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from skae import cli
+from skae.cli import main
+
+FAST = ["--epochs", "2", "--latent-dim", "4", "--quiet", "--device", "cpu"]
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
+
+
+def _shapes(n, size=16, seed=0):
+    """Gray images of two kinds (bars, blobs) and one odd large square (last), uint8."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    images = []
+    for i in range(n):
+        if i == n - 1:
+            image = ((np.abs(yy - size / 2) < 6) & (np.abs(xx - size / 2) < 6)) * 1.0
+        elif i % 2:
+            image = (np.abs(xx - size / 2 - rng.integers(-2, 3)) < 2) * 0.9
+        else:
+            image = np.exp(-((yy - size / 2) ** 2 + (xx - size / 2) ** 2) / rng.uniform(6, 12))
+        image = np.clip(image + rng.normal(0, 0.03, image.shape), 0, 1)
+        images.append((255 * image).astype(np.uint8))
+    return np.stack(images)
+
+
+def _write_pngs(folder, images, mode="L"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(images):
+        if mode == "RGB":
+            image = np.stack([image, image // 2, 255 - image], axis=-1)
+        Image.fromarray(image, mode=mode).save(folder / f"img_{i:03d}.png")
+    return folder
+
+
+def _run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _check_outputs(folder, n_items, ids=None, latent_dim=4):
+    table = pd.read_csv(folder / "results.csv")
+    assert len(table) == n_items
+    expected = ["id", "cluster", "anomaly_score", "anomaly_rank", "reconstruction_error",
+                "map_x", "map_y"] + [f"code_{j}" for j in range(latent_dim)]
+    assert list(table.columns) == expected
+    assert np.isfinite(table.drop(columns="id").to_numpy()).all()
+    assert sorted(table["anomaly_rank"]) == list(range(1, n_items + 1))
+    if ids is not None:
+        assert table["id"].astype(str).tolist() == ids
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert len(sources) >= 6
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "http://" not in page and "https://" not in page  # self-contained
+    return table, page
+
+
+# ---------------------------------------------------------------------------- explore
+def test_explore_png_folder(tmp_path, capsys):
+    images = _shapes(30)
+    folder = _write_pngs(tmp_path / "pngs", images)
+    out = tmp_path / "result"
+    code, stdout, err = _run(["explore", folder, "--output", out, "--map", "pca", *FAST],
+                             capsys)
+    assert code == 0, err
+    ids = [f"img_{i:03d}.png" for i in range(30)]
+    table, page = _check_outputs(out, 30, ids)
+    assert "30 grayscale images of 16x16 pixels" in page
+    assert "Wrote" in stdout
+    # Nothing but the two outputs, and no staging folder left behind.
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pngs", "result"]
+
+
+def test_explore_npy_with_umap_and_overwrite(tmp_path, capsys):
+    images = _shapes(40, seed=1).astype(np.float32) / 255
+    path = tmp_path / "stack.npy"
+    np.save(path, images)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("previous run")
+    code, _, err = _run(["explore", path, "--output", out, *FAST], capsys)
+    assert code == 2
+    assert "already exists and is not empty" in err and "--overwrite" in err
+    assert "Traceback" not in err
+    assert (out / "old.txt").read_text() == "previous run"  # untouched
+
+    code, stdout, err = _run(["explore", path, "--output", out, "--overwrite", *FAST],
+                             capsys)
+    assert code == 0, err
+    table, _ = _check_outputs(out, 40, [str(i) for i in range(40)])
+    assert not (out / "old.txt").exists()
+    # The odd square (last item) is among the most anomalous items.
+    assert table["anomaly_rank"].iloc[-1] <= 3
+
+
+def test_explore_csv_with_id_column(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    values = np.vstack([rng.normal(0, 1, (30, 5)), rng.normal(4, 1, (30, 5))])
+    values[-1] = [20, -20, 20, -20, 20]
+    frame = pd.DataFrame(values, columns=[f"feature {j}" for j in range(5)])
+    frame.insert(0, "sample", [f"s{i}" for i in range(60)])
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "csv_out"
+    code, _, err = _run(["explore", path, "--id-column", "sample", "--output", out, "--map",
+                         "pca", *FAST], capsys)
+    assert code == 0, err
+    table, page = _check_outputs(out, 60, [f"s{i}" for i in range(60)])
+    assert table["anomaly_rank"].iloc[-1] == 1
+    assert "60 rows x 5 numeric columns" in page
+
+
+def test_explore_colour_images_of_mixed_sizes_need_resize(tmp_path, capsys):
+    folder = _write_pngs(tmp_path / "colour", _shapes(12), mode="RGB")
+    Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(folder / "big.png")
+    out = tmp_path / "o"
+    code, _, err = _run(["explore", folder, "--output", out, *FAST], capsys)
+    assert code == 2
+    assert "2 different sizes" in err and "--resize" in err and "big.png" in err
+    assert not out.exists()
+    code, _, err = _run(["explore", folder, "--resize", "16", "16", "--output", out,
+                         "--map", "pca", *FAST], capsys)
+    assert code == 0, err
+    _, page = _check_outputs(out, 13)
+    assert "13 RGB images of 16x16 pixels (resized)" in page
+
+
+# ---------------------------------------------------------------------------- bad input
+def _expect_error(argv, capsys, *fragments):
+    code, _, err = _run(argv, capsys)
+    assert code != 0
+    assert err.startswith("skae explore: error:")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def test_bad_inputs(tmp_path, capsys):
+    out = tmp_path / "never"
+    (tmp_path / "empty").mkdir()
+    _expect_error(["explore", tmp_path / "empty", "--output", out], capsys, "No images found")
+    broken = _write_pngs(tmp_path / "broken", _shapes(4))
+    (broken / "bad.png").write_bytes(b"this is not a png")
+    _expect_error(["explore", broken, "--output", out], capsys, "Cannot read 1 of 5",
+                  "bad.png")
+    _expect_error(["explore", tmp_path / "missing.npy", "--output", out], capsys,
+                  "does not exist")
+
+    text = tmp_path / "text.csv"
+    text.write_text("a,b,name\n1,2,x\n3,4,y\n")
+    _expect_error(["explore", text, "--output", out], capsys, "non-numeric", "'name'",
+                  "--id-column")
+    nan = tmp_path / "nan.csv"
+    nan.write_text("a,b\n1,2\n3,\n5,6\n")
+    _expect_error(["explore", nan, "--output", out], capsys, "missing", "b", "row 2")
+
+    np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan], [2.0, 3.0]]))
+    _expect_error(["explore", tmp_path / "nan.npy", "--output", out], capsys, "NaN")
+    np.save(tmp_path / "one_d.npy", np.arange(5.0))
+    _expect_error(["explore", tmp_path / "one_d.npy", "--output", out], capsys, "shape (5,)")
+    np.savez(tmp_path / "two.npz", a=np.zeros((3, 2)), b=np.ones((3, 2)))
+    _expect_error(["explore", tmp_path / "two.npz", "--output", out], capsys, "--key")
+    (tmp_path / "notes.docx").write_text("?")
+    _expect_error(["explore", tmp_path / "notes.docx", "--output", out], capsys,
+                  "Don't know how to read")
+    (tmp_path / "a_file").write_text("x")
+    _expect_error(["explore", text, "--output", tmp_path / "a_file"], capsys,
+                  "not a folder")
+    assert not out.exists()
+
+
+def test_failure_leaves_nothing_that_looks_complete(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "stack.npy"
+    np.save(path, _shapes(10))
+
+    def explode(*args, **kwargs):
+        raise MemoryError("simulated failure while writing the report")
+
+    monkeypatch.setattr(cli, "build_report", explode)
+    out = tmp_path / "out"
+    code, _, err = _run(["explore", path, "--output", out, "--map", "pca", *FAST], capsys)
+    assert code == 1 and "simulated failure" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stack.npy"]
+
+
+def test_help_is_for_scientists(capsys):
+    for argv in (["--help"], ["explore", "--help"], ["demo", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for fragment in ("skae explore", "results.csv", "report.html", "--resize", "--latent-dim",
+                     "--epochs", "--device", "--seed", "--output", "--overwrite", "AUROC",
+                     "examples:"):
+        assert fragment in text
+    with pytest.raises(SystemExit) as exit_info:
+        main(["explore", "x.csv", "--epochs", "0"])
+    assert exit_info.value.code == 2
+    assert "expected a number >= 1" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- demo
+def test_demo_on_particles(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code, stdout, err = _run(["demo", "--data", "particles", "--n-images", "96",
+                              "--image-size", "32", "--min-cluster-size", "5", "--output",
+                              out, *FAST], capsys)
+    assert code == 0, err
+    for fragment in ("Known classes (4): accuracy", "Unknown classes (diatom, spherule): AUROC",
+                     "true kinds", "cluster", "composition"):
+        assert fragment in stdout
+    accuracy = float(re.search(r"accuracy on the core set ([0-9.]+)", stdout).group(1))
+    auroc = float(re.search(r"AUROC ([0-9.]+)", stdout).group(1))
+    assert 0 <= accuracy <= 1 and 0 <= auroc <= 1
+    _check_outputs(out, 96)
+
+
+def test_demo_rejects_bad_unknown(capsys):
+    code, _, err = _run(["demo", "--unknown", "Trouser,Spaceship", *FAST], capsys)
+    assert code == 2 and "Spaceship" in err and "Ankle boot" in err
+
+
+# ---------------------------------------------------------------------------- browser
+CHECK_IMAGES = """
+<script>
+window.addEventListener("load", function () {
+  var images = Array.from(document.images);
+  var ok = images.filter(function (im) { return im.complete && im.naturalWidth > 0; });
+  var div = document.createElement("div");
+  div.id = "image-check";
+  div.textContent = "loaded " + ok.length + " of " + images.length;
+  document.body.appendChild(div);
+});
+</script>
+"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(tmp_path, capsys):
+    folder = _write_pngs(tmp_path / "pngs", _shapes(20))
+    out = tmp_path / "result"
+    assert _run(["explore", folder, "--output", out, "--map", "pca", *FAST], capsys)[0] == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    checked = tmp_path / "checked.html"
+    checked.write_text(page.replace("</body>", CHECK_IMAGES + "</body>"), encoding="utf-8")
+    n_images = len(re.findall(r"<img ", page))
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+         "--virtual-time-budget=5000", "--dump-dom", checked.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    match = re.search(r"loaded (\d+) of (\d+)", result.stdout)
+    assert match, result.stderr[-2000:]
+    assert int(match.group(2)) == n_images >= 6
+    assert int(match.group(1)) == n_images
