@@ -1,10 +1,12 @@
 """Parameter and attribute text shared by every skae autoencoder, written once."""
 
 _TRAINING_PARAMETERS = """\
-loss : {{"mse", "l1", "bce"}} or callable, default="mse"
-        Reconstruction loss. ``"bce"`` needs data in [0, 1]. A callable takes
-        ``(reconstruction, target)`` tensors and returns one loss per sample, shape (n,)
-        (see :mod:`skae.losses`).
+loss : {{"mse", "l1", "bce", "ssim", "ssim_l1", "perceptual"}} or callable, default="mse"
+        Reconstruction loss. ``"bce"`` needs data in [0, 1]. ``"ssim"``, ``"ssim_l1"`` and
+        ``"perceptual"`` compare images or signals (:class:`ConvAutoEncoder`); instances
+        such as ``SSIMLoss(window_size=11)`` or ``PerceptualLoss(my_cnn)`` from
+        :mod:`skae.losses` work too. A callable takes ``(reconstruction, target)`` tensors
+        and returns one loss per sample, shape (n,).
     output_activation : {{"auto", "identity", "sigmoid", "tanh"}}, default="auto"
         Applied to the decoder's output. ``"auto"`` picks ``"sigmoid"`` when the loss is
         ``"bce"`` or every training value lies in [0, 1] (e.g. images), else

@@ -150,15 +150,7 @@ def _validation_targets():
 
 # Known gaps, reported to the owners of these files: expected failures, to be removed
 # from the table once fixed (a fixed entry shows as XPASS in the -ra summary).
-_NO_PARAMETERS = "docstring has no Parameters section (owner: {})"
-KNOWN_GAPS = {
-    "skae.BaseAutoEncoder": _NO_PARAMETERS.format("lead, skae/_base.py: fill_doc it"),
-    "skae.nn.DenseDecoder": _NO_PARAMETERS.format("lead, skae/nn/_dense.py"),
-    "skae.nn.ConvDecoder": _NO_PARAMETERS.format("lead, skae/nn/_conv.py"),
-    "skae.nn.conv_output_shapes": _NO_PARAMETERS.format("lead, skae/nn/_conv.py"),
-    "skae.nn.AutoEncoderModule.encode": "no docstring (lead, skae/nn/_autoencoder.py)",
-    "skae.nn.AutoEncoderModule.decode": "no docstring (lead, skae/nn/_autoencoder.py)",
-}
+KNOWN_GAPS = {}
 
 
 def _xfail_known(name):
@@ -369,12 +361,7 @@ def _markup_targets():
 
 # Markup errors that fail the docs build today, reported to the owners (expected
 # failures; a fixed entry shows as XPASS).
-KNOWN_MARKUP_ERRORS = {
-    "skae.datasets.make_particles": "Returns: nested definition list without blank "
-    "lines (skae/datasets/_particles.py)",
-    "summary:skae.nn.DenseEncoder": "first sentence cut at 'hidden_layer_sizes...' "
-    "(skae/nn/_dense.py, lead)",
-}
+KNOWN_MARKUP_ERRORS = {}
 
 
 def _xfail_markup(name):

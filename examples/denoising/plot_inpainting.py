@@ -1,7 +1,7 @@
 """
-============================================
+=============================================
 Inpainting: filling holes with an autoencoder
-============================================
+=============================================
 
 An autoencoder trained with random blocks blanked out of its inputs
 (``corruption=BlockMask(...)``), but clean targets, learns what clothes look like

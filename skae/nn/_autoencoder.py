@@ -21,11 +21,31 @@ class AutoEncoderModule(nn.Module):
         self.output_activation = output_activation or nn.Identity()
 
     def encode(self, x):
-        """Codes of a batch: ``E(x)``."""
+        """Codes of a batch: ``E(x)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, ...)
+            A batch in the network's layout.
+
+        Returns
+        -------
+        codes : torch.Tensor of shape (n, latent_dim)
+        """
         return self.encoder(x)
 
     def decode(self, z):
-        """Reconstruction from codes: ``act(D(z))``."""
+        """Reconstruction from codes: ``act(D(z))``.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (n, latent_dim)
+            Codes.
+
+        Returns
+        -------
+        reconstruction : torch.Tensor of shape (n, ...)
+        """
         return self.output_activation(self.decoder(z))
 
     def forward(self, x):
