@@ -126,10 +126,7 @@ def test_gallery_layout():
 
 # Examples with a known problem, reported to their owners: expected failures (a fixed
 # entry shows as XPASS in the -ra summary and is then removed from this table).
-KNOWN_EXAMPLE_PROBLEMS = {
-    "denoising/plot_inpainting.py": "title overline shorter than the title (a docs "
-    "build warning)",
-}
+KNOWN_EXAMPLE_PROBLEMS = {}
 
 
 def _example_params():
