@@ -28,9 +28,8 @@ from ._net import (
     ArrayDataset,
     BatchIterator,
     StopOnNonFiniteLoss,
-    _as_batch_tensor,
-    _to_float_on,
     make_net,
+    map_batches,
 )
 from .corruption import make_corruption
 from .losses import LOSSES, UNIT_INTERVAL_LOSSES, ReconstructionCriterion, get_loss_function
@@ -44,8 +43,6 @@ OPTIMIZERS = {
     "lbfgs": torch.optim.LBFGS,
 }
 FLOAT_DTYPES = (np.float32, np.float64)
-# Rows per inference batch: bounds memory of transform/score whatever n_samples is.
-INFERENCE_BATCH_SIZE = 1024
 
 
 def resolve_device(device):
@@ -311,30 +308,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self.net_ and self.latent_dim  # AttributeError before fit, as sklearn expects
 
     def _map_batches(self, function, *arrays, dtype=np.float32):
-        """Apply ``function`` to aligned batches of arrays, in eval mode without gradients.
-
-        Memory stays bounded: only one batch lives on the device at a time.
-        """
-        module = self.net_.module_
-        was_training = module.training
-        module.eval()
-        device = self.net_.device
-        n_samples = len(arrays[0])
-        out = None
-        try:
-            with torch.inference_mode():
-                for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
-                    stop = start + INFERENCE_BATCH_SIZE
-                    # Only this batch is read and made float32 (uint8 memmaps stay on disk).
-                    batch = [_to_float_on(_as_batch_tensor(a[start:stop]), device)
-                             for a in arrays]
-                    result = function(module, *batch).cpu().numpy()
-                    if out is None:  # filled in place: no list of batches, no concatenate
-                        out = np.empty((n_samples, *result.shape[1:]), dtype=dtype)
-                    out[start:stop] = result
-        finally:
-            module.train(was_training)
-        return out
+        """Apply ``function(module, *batches)`` batch-wise on the fitted module."""
+        return map_batches(self.net_.module_, self.net_.device, function, *arrays, dtype=dtype)
 
     def transform(self, X):
         """Encode ``X`` into latent codes.

@@ -66,6 +66,34 @@ def _unwrapped(module):
     return module
 
 
+# Rows per inference batch: bounds the memory of transform/score whatever n_samples is.
+INFERENCE_BATCH_SIZE = 1024
+
+
+def map_batches(module, device, function, *arrays, dtype=np.float32):
+    """Apply ``function(module, *batches)`` to aligned batches, in eval mode, no gradients.
+
+    Only one batch of each array is read, made float32 and moved to ``device`` at a time
+    (uint8 memmaps stay on disk); results fill one preallocated array of ``dtype``.
+    """
+    was_training = module.training
+    module.eval()
+    n_samples = len(arrays[0])
+    out = None
+    try:
+        with torch.inference_mode():
+            for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
+                stop = start + INFERENCE_BATCH_SIZE
+                batch = [_to_float_on(_as_batch_tensor(a[start:stop]), device) for a in arrays]
+                result = function(module, *batch).cpu().numpy()
+                if out is None:
+                    out = np.empty((n_samples, *result.shape[1:]), dtype=dtype)
+                out[start:stop] = result
+    finally:
+        module.train(was_training)
+    return out
+
+
 class ArrayDataset(torch.utils.data.Dataset):
     """Samples of an array, fetched a whole batch at a time.
 

@@ -53,13 +53,12 @@ from torch import nn
 from ._autoencoders import DenseAutoEncoder
 from ._base import (
     FLOAT_DTYPES,
-    INFERENCE_BATCH_SIZE,
     OPTIMIZERS,
     BaseAutoEncoder,
     _fork_rng_devices,
     resolve_device,
 )
-from ._net import BatchIterator, StopOnNonFiniteLoss, _as_float_tensor
+from ._net import BatchIterator, StopOnNonFiniteLoss, _as_float_tensor, map_batches
 from .corruption import make_corruption
 from .nn import get_activation
 
@@ -783,18 +782,9 @@ default="adamw"
                 f"fitted on samples of shape {self._sample_shape}."
             )
         X_network = self._to_network(X)
-        module = self.net_.module_
-        was_training = module.training
-        module.eval()
-        outputs = []
-        try:
-            with torch.inference_mode():
-                for start in range(0, len(X_network), INFERENCE_BATCH_SIZE):
-                    batch = _as_float_tensor(X_network[start : start + INFERENCE_BATCH_SIZE])
-                    outputs.append(module(batch.to(self.net_.device)).cpu().double().numpy())
-        finally:
-            module.train(was_training)
-        return np.concatenate(outputs)
+        return map_batches(
+            self.net_.module_, self.net_.device, lambda m, x: m(x), X_network, dtype=np.float64
+        )
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the head's logits).

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from skae import ConvAutoEncoder, DenseAutoEncoder
-from skae._base import INFERENCE_BATCH_SIZE
+from skae._net import INFERENCE_BATCH_SIZE
 
 N_SAMPLES, SIDE = 12000, 16  # 12000 > INFERENCE_BATCH_SIZE: several inference batches
 
