@@ -336,14 +336,19 @@ class AutoEncoderNet(NeuralNet):
         return state
 
     # ------------------------------------------------------------------ training step
-    def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
+    def _training_batch(self, batch):
+        """Move a batch to the device as float32; corrupt the input, keep the target clean."""
         Xi, yi = batch
         device = self._compute_device()
         Xi = _to_float_on(Xi, device)
         target = Xi if yi is None else _to_float_on(yi, device)
         if self.corruption is not None:
             Xi = self.corruption(Xi)
+        return Xi, target
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, target = self._training_batch(batch)
         with self._autocast():
             y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred.float(), target, X=Xi, training=True)
@@ -448,12 +453,7 @@ class AcceleratedAutoEncoderNet(AccelerateMixin, AutoEncoderNet):
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
-        Xi, yi = batch
-        device = self._compute_device()
-        Xi = _to_float_on(Xi, device)
-        target = Xi if yi is None else _to_float_on(yi, device)
-        if self.corruption is not None:
-            Xi = self.corruption(Xi)
+        Xi, target = self._training_batch(batch)
         with self.accelerator.autocast():
             y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred.float(), target, X=Xi, training=True)
