@@ -6,6 +6,7 @@
 """
 
 import json
+import socket
 import subprocess
 import sys
 import textwrap
@@ -69,7 +70,9 @@ SCRIPT = textwrap.dedent(
 def test_two_processes_ddp_on_cpu(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
-    env_port = str(29500 + (abs(hash(str(tmp_path))) % 1000))
+    with socket.socket() as probe:  # a port the OS says is free, not a guessed one
+        probe.bind(("127.0.0.1", 0))
+        env_port = str(probe.getsockname()[1])
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
          "--master_port", env_port, str(script), str(tmp_path)],
