@@ -31,6 +31,7 @@ from ._net import (
     make_net,
     map_batches,
 )
+from ._torch_dataset import DatasetArray, dataset_length, fetch_samples, is_map_dataset, value_range
 from .corruption import make_corruption
 from .losses import LOSSES, UNIT_INTERVAL_LOSSES, ReconstructionCriterion, get_loss_function
 from .nn import AutoEncoderModule, get_activation
@@ -178,8 +179,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
-            Training data. Not modified.
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...), or Dataset
+            Training data. Not modified. A ``numpy.memmap`` or a map-style
+            ``torch.utils.data.Dataset`` is read one batch at a time, never whole (see
+            :ref:`scaling`).
         y : None
             Ignored; present for API consistency.
 
@@ -188,13 +191,39 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : object
             The fitted estimator.
         """
-        X = self._validate_input(X, reset=True)
+        X = self._check_input(X, reset=True)
         self._fit_network(X)
         return self
 
+    def _check_input(self, X, reset):
+        """``_validate_input`` for arrays; a lazily validated view for a torch Dataset."""
+        if is_map_dataset(X):
+            return self._validate_dataset(X, reset)
+        return self._validate_input(X, reset)
+
+    def _validate_dataset(self, dataset, reset):
+        """A map-style dataset as a :class:`DatasetArray`: its first samples set (at fit)
+        or are checked against the fitted shape; every batch read later is validated the
+        same way (dtype, shape, NaN/inf) by ``_validate_input``."""
+        n_samples = dataset_length(dataset)
+        n_min = 2 if reset else 1
+        if n_samples < n_min:
+            raise ValueError(
+                f"Found a dataset with {n_samples} sample(s) while a minimum of {n_min} is "
+                f"required by {type(self).__name__}."
+            )
+        first = self._validate_input(fetch_samples(dataset, range(n_min)), reset=reset)
+        return DatasetArray(
+            dataset,
+            lambda batch: self._validate_input(batch, reset=False),
+            n_samples,
+            first.shape[1:],
+            first.dtype,
+        )
+
     def _check_training_data(self, X):
         if isinstance(self.loss, str) and self.loss in UNIT_INTERVAL_LOSSES:
-            low, high = float(X.min()), float(X.max())
+            low, high = value_range(X)
             if low < 0 or high > 1:
                 raise ValueError(
                     f"loss={self.loss!r} needs every value of X in [0, 1]; got values in "
@@ -212,7 +241,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _resolve_output_activation(self, X):
         if self.output_activation != "auto":
             return self.output_activation
-        if self.loss == "bce" or (float(X.min()) >= 0 and float(X.max()) <= 1):
+        if self.loss == "bce":
+            return "sigmoid"
+        low, high = value_range(X)
+        if low >= 0 and high <= 1:
             return "sigmoid"
         return "identity"
 
@@ -267,6 +299,14 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         params.update(self.net_params or {})
         return make_net(**params)
 
+    def _build_net(self, network_shape, seed, device):
+        """The untrained skorch net for samples of ``network_shape`` (used by ``fit`` and
+        by :func:`skae.persistence.load`); needs ``output_activation_``."""
+        encoder, decoder = self._build_encoder_decoder(network_shape)
+        module = AutoEncoderModule(encoder, decoder, get_activation(self.output_activation_))
+        corruption = make_corruption(self.corruption, seed, device)
+        return self._make_net(module, seed, device, corruption)
+
     def _fit_network(self, X, target=None):
         """Build and train ``net_`` on network-layout data (and optional clean targets)."""
         self._check_training_data(X if target is None else target)
@@ -277,12 +317,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         with torch.random.fork_rng(devices=_fork_rng_devices(device)):
             torch.manual_seed(seed)
-            encoder, decoder = self._build_encoder_decoder(X.shape[1:])
-            module = AutoEncoderModule(
-                encoder, decoder, get_activation(self.output_activation_)
-            )
-            corruption = make_corruption(self.corruption, seed, device)
-            net = self._make_net(module, seed, device, corruption)
+            net = self._build_net(X.shape[1:], seed, device)
             net.fit(ArrayDataset(X, target), y=None)
         self.net_ = net
         self.history_ = net.history
@@ -316,7 +351,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of the shape seen at ``fit``
+        X : array-like of the shape seen at ``fit``, or Dataset
             Data to encode.
 
         Returns
@@ -325,7 +360,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             float64 for float64 input, otherwise float32.
         """
         check_is_fitted(self, "net_")
-        X = self._validate_input(X, reset=False)
+        X = self._check_input(X, reset=False)
         return self._map_batches(lambda m, x: m.encode(x), X, dtype=_output_dtype(X))
 
     def inverse_transform(self, X):
@@ -360,7 +395,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of the shape seen at ``fit``
+        X : array-like of the shape seen at ``fit``, or Dataset
 
         Returns
         -------
@@ -368,7 +403,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Same dtype as the validated input, in the sample shape seen at ``fit``.
         """
         check_is_fitted(self, "net_")
-        X = self._validate_input(X, reset=False)
+        X = self._check_input(X, reset=False)
         out = self._map_batches(lambda m, x: m(x), X, dtype=_output_dtype(X))
         return self._to_sample_shape(out)
 
@@ -377,7 +412,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of the shape seen at ``fit``
+        X : array-like of the shape seen at ``fit``, or Dataset
 
         Returns
         -------
@@ -385,7 +420,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Lower is better reconstructed.
         """
         check_is_fitted(self, "net_")
-        X = self._validate_input(X, reset=False)
+        X = self._check_input(X, reset=False)
         loss = get_loss_function(self.loss)
         return self._map_batches(lambda m, x: loss(m(x), x), X, dtype=np.float64)
 
@@ -396,7 +431,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of the shape seen at ``fit``
+        X : array-like of the shape seen at ``fit``, or Dataset
         y : None
             Ignored.
 

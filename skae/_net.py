@@ -21,6 +21,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.hf import AccelerateMixin  # imports no Hugging Face package until used
 
+from ._torch_dataset import DatasetArray, prefetch
 from .exceptions import TrainingDivergedError
 
 PRECISIONS = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
@@ -66,29 +67,47 @@ def _unwrapped(module):
     return module
 
 
+# Pinned training batches at least this large are prepared in a background thread.
+PREFETCH_MIN_BATCH_BYTES = 2**20
+
 # Rows per inference batch: bounds the memory of transform/score whatever n_samples is.
 INFERENCE_BATCH_SIZE = 1024
+
+
+def _wants_prefetch(device, arrays):
+    """Prepare batches in a background thread on CUDA (the GPU waits for no host work)
+    and for datasets (Python-level sample fetching overlaps the computation)."""
+    return torch.device(device or "cpu").type == "cuda" or any(
+        isinstance(a, DatasetArray) for a in arrays
+    )
 
 
 def map_batches(module, device, function, *arrays, dtype=np.float32):
     """Apply ``function(module, *batches)`` to aligned batches, in eval mode, no gradients.
 
     Only one batch of each array is read, made float32 and moved to ``device`` at a time
-    (uint8 memmaps stay on disk); results fill one preallocated array of ``dtype``.
+    (uint8 memmaps stay on disk, datasets are fetched per batch); results fill one
+    preallocated array of ``dtype``.
     """
     was_training = module.training
     module.eval()
     n_samples = len(arrays[0])
+    starts = range(0, n_samples, INFERENCE_BATCH_SIZE)
+    batches = (
+        (start, [_as_batch_tensor(a[start : start + INFERENCE_BATCH_SIZE]) for a in arrays])
+        for start in starts
+    )
+    if _wants_prefetch(device, arrays):
+        batches = prefetch(batches)
     out = None
     try:
         with torch.inference_mode():
-            for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
-                stop = start + INFERENCE_BATCH_SIZE
-                batch = [_to_float_on(_as_batch_tensor(a[start:stop]), device) for a in arrays]
+            for start, batch in batches:
+                batch = [_to_float_on(b, device) for b in batch]
                 result = function(module, *batch).cpu().numpy()
                 if out is None:
                     out = np.empty((n_samples, *result.shape[1:]), dtype=dtype)
-                out[start:stop] = result
+                out[start : start + len(result)] = result
     finally:
         module.train(was_training)
     return out
@@ -143,12 +162,16 @@ class BatchIterator:
     pin_memory : bool, default=None
         Put each batch in page-locked memory so the copy to a CUDA device runs
         asynchronously. None lets :class:`AutoEncoderNet` decide (True on CUDA).
+    prefetch : bool, default=None
+        Prepare the next batches (indexing, reading, pinning) in a background thread
+        while the current one trains. None: on for a user's dataset, and on CUDA for
+        batches of at least 1 MiB (smaller ones cost more to hand over than to make).
     **kwargs
         Ignored ``DataLoader`` options (e.g. ``num_workers``) so skorch settings do not fail.
     """
 
     def __init__(self, dataset, batch_size, shuffle=False, seed=None, pin_memory=None,
-                 **kwargs):
+                 prefetch=None, **kwargs):
         if isinstance(dataset, torch.utils.data.Subset):
             self.base, self.indices = dataset.dataset, np.asarray(dataset.indices)
         else:
@@ -156,6 +179,7 @@ class BatchIterator:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.pin_memory = pin_memory
+        self.prefetch = prefetch
         self.num_shards, self.shard_index = 1, 0
         self.generator = torch.Generator()
         if seed is not None:
@@ -188,6 +212,25 @@ class BatchIterator:
         starts = range(0, len(indices), self.batch_size)
         if self.num_shards > 1:
             starts = starts[self.shard_index :: self.num_shards][: len(self)]
+        batches = self._batches(indices, starts, pin)
+        use_prefetch = self.prefetch
+        if use_prefetch is None:
+            use_prefetch = self._prefetch_pays_off(pin)
+        return prefetch(batches) if use_prefetch else batches
+
+    def _prefetch_pays_off(self, pin):
+        """Measured on an H200: a thread preparing pinned 4 MiB batches (256 uint8 images
+        of 128x128) speeds training up by a fifth, on 200 KiB batches (28x28) the hand-off
+        costs more than it hides. A dataset's Python-level fetching always gains."""
+        X = getattr(self.base, "X", None)
+        if isinstance(X, DatasetArray):
+            return True
+        if not pin or X is None or not hasattr(X, "dtype"):
+            return False
+        batch_bytes = self.batch_size * math.prod(X.shape[1:]) * X.dtype.itemsize
+        return batch_bytes >= PREFETCH_MIN_BATCH_BYTES
+
+    def _batches(self, indices, starts, pin):
         for start in starts:
             # Sorted within the batch: same batch for SGD, sequential reads for memmaps.
             batch = self.base[np.sort(indices[start : start + self.batch_size])]
@@ -336,6 +379,15 @@ class AutoEncoderNet(NeuralNet):
         return state
 
     # ------------------------------------------------------------------ training step
+    def _ensure_training_mode(self):
+        """Training mode on, switched only when off: skorch sets it before every batch,
+        and a recursive ``Module.train()`` per batch is measurable at GPU speed."""
+        if any(
+            isinstance(module, torch.nn.Module) and not module.training
+            for module in (getattr(self, name + "_") for name in self._modules + self._criteria)
+        ):
+            self._set_training(True)
+
     def _training_batch(self, batch):
         """Move a batch to the device as float32; corrupt the input, keep the target clean."""
         Xi, yi = batch
@@ -347,7 +399,7 @@ class AutoEncoderNet(NeuralNet):
         return Xi, target
 
     def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
+        self._ensure_training_mode()
         Xi, target = self._training_batch(batch)
         with self._autocast():
             y_pred = self.infer(Xi, **fit_params)
@@ -452,7 +504,7 @@ class AcceleratedAutoEncoderNet(AccelerateMixin, AutoEncoderNet):
         return iterator
 
     def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
+        self._ensure_training_mode()
         Xi, target = self._training_batch(batch)
         with self.accelerator.autocast():
             y_pred = self.infer(Xi, **fit_params)

@@ -425,16 +425,9 @@ def load(path, *, device=None):
 def _rebuild_net(estimator, network_shape, device):
     """The untrained skorch net that ``fit`` would build, ready for saved weights."""
     from ._base import _fork_rng_devices
-    from .corruption import make_corruption
-    from .nn import AutoEncoderModule, get_activation
 
     # Random initial weights are overwritten; keep the caller's global RNG untouched.
     with torch.random.fork_rng(devices=_fork_rng_devices(device)):
-        encoder, decoder = estimator._build_encoder_decoder(network_shape)
-        module = AutoEncoderModule(
-            encoder, decoder, get_activation(estimator.output_activation_)
-        )
-        corruption = make_corruption(estimator.corruption, 0, device)
-        net = estimator._make_net(module, 0, device, corruption)
+        net = estimator._build_net(network_shape, 0, device)
         net.initialize()
     return net

@@ -109,3 +109,19 @@ def test_export_from_gpu_model(images, tmp_path):
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     (codes,) = session.run(None, {"x": images[:, None]})
     np.testing.assert_allclose(codes, gpu.transform(images), **GPU_VS_CPU)
+
+
+def test_torch_dataset_on_cuda(images):
+    """A user's Dataset streams to the GPU (prefetched, pinned) like an array does."""
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(images))
+    from_dataset = _conv(device="cuda").fit(dataset)
+    from_array = _conv(device="cuda").fit(images)
+    np.testing.assert_allclose(from_dataset.loss_curve_, from_array.loss_curve_, rtol=1e-3)
+    np.testing.assert_allclose(from_dataset.transform(dataset), from_array.transform(images),
+                               **GPU_VS_CPU)
+
+
+def test_prefetch_on_cuda_matches_no_prefetch(images):
+    on = _conv(device="cuda").fit(images)
+    off = _conv(device="cuda", net_params={"iterator_train__prefetch": False}).fit(images)
+    np.testing.assert_allclose(on.loss_curve_, off.loss_curve_, rtol=1e-4)
