@@ -7,10 +7,11 @@
 3. Peak extra memory of ``transform`` on N and 10*N samples read from a uint8
    ``numpy.memmap``, each in a fresh process (anonymous RSS, sampled every ms; file pages
    of the memmap are not counted: they are the page cache, not transform's memory).
-   Target: growth < 10 %. Printed three ways: the process's peak (anonymous RSS: torch,
-   the model and transform's working memory and result), the extra over the process
-   with the model loaded, and that extra without the returned codes
-   (``n * latent_dim * 4`` bytes, the result itself, which must grow with ``n``).
+   Medians of ``--repeats`` fresh processes per size. Target: growth < 10 %. Printed
+   three ways: the process's peak (anonymous RSS: torch, the model, transform's working
+   memory and its result), the extra over the process with the model loaded, and that
+   extra without the returned codes (``n * latent_dim * 4`` bytes, the result itself,
+   which must grow with ``n``).
 
 Runs alternate (skae, plain, skae, plain, ...) and medians are compared, which damps the
 noise of a shared machine. Real data: Fashion-MNIST (the full training set when
@@ -139,7 +140,7 @@ def memory_child(model_path, data_path, n_total, n):
                       "peak_process": peak[0]}))
 
 
-def measure_memory(ae, n_small):
+def measure_memory(ae, n_small, repeats=3):
     n_large = 10 * n_small
     with tempfile.TemporaryDirectory() as tmp:
         from skae.persistence import save
@@ -154,15 +155,17 @@ def measure_memory(ae, n_small):
             mm[start:stop] = rng.randint(0, 256, size=(stop - start, 28, 28), dtype=np.uint8)
         mm.flush()
         del mm
-        results = {}
-        for n in (n_small, n_large):
-            out = subprocess.run(
-                [sys.executable, __file__, "--memory-child", model_path, data_path,
-                 str(n_large), str(n)],
-                check=True, capture_output=True, text=True,
-            )
-            results[n] = json.loads(out.stdout.strip().splitlines()[-1])
-    return results
+        runs = {n_small: [], n_large: []}
+        for _ in range(repeats):  # the allocator's peaks vary by a few MB from run to run
+            for n in (n_small, n_large):
+                out = subprocess.run(
+                    [sys.executable, __file__, "--memory-child", model_path, data_path,
+                     str(n_large), str(n)],
+                    check=True, capture_output=True, text=True,
+                )
+                runs[n].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {n: {key: statistics.median(run[key] for run in results) for key in results[0]}
+            for n, results in runs.items()}
 
 
 # ---------------------------------------------------------------------- main
@@ -214,7 +217,7 @@ def main():
     tsk, tpl = statistics.median(tr_skae), statistics.median(tr_plain)
     throughput_ratio = tpl / tsk
 
-    memory = measure_memory(ae, args.n_memory)
+    memory = measure_memory(ae, args.n_memory, args.repeats)
     small, large = memory[args.n_memory], memory[10 * args.n_memory]
     growth = large["peak_extra"] / small["peak_extra"] - 1
     work_small = small["peak_extra"] - small["output"]
