@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder
 from ._base import FLOAT_DTYPES
+from ._samples import check_sample_shape, flatten_samples
 
 # Rows per chunk when computing smoothed errors: bounds the float64 copies in memory.
 _CHUNK = 4096
@@ -224,22 +225,14 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------ input
     def _validate(self, X, reset):
         """Check X; return it as a float 2-D array of flat samples."""
-        ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
-        sample_shape = None
-        if ndim > 2:
-            X = np.asarray(X)
-            sample_shape = X.shape[1:]
-            X = X.reshape(len(X), -1)
+        X, sample_shape = flatten_samples(X)
         X = validate_data(
             self, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=2 if reset else 1
         )
         if reset:
             self.sample_shape_ = tuple(sample_shape or (X.shape[1],))
-        elif sample_shape is not None and tuple(sample_shape) != self.sample_shape_:
-            raise ValueError(
-                f"X has samples of shape {tuple(sample_shape)}, but {type(self).__name__} "
-                f"was fitted on samples of shape {self.sample_shape_}."
-            )
+        else:
+            check_sample_shape(self, sample_shape, self.sample_shape_)
         return X
 
     def _to_autoencoder_input(self, X):

@@ -9,6 +9,7 @@ from sklearn.utils.validation import validate_data
 
 from ._base import FLOAT_DTYPES, BaseAutoEncoder
 from ._docstrings import fill_doc
+from ._samples import check_sample_shape, flatten_samples
 from .nn import ConvDecoder, ConvEncoder, DenseDecoder, DenseEncoder
 
 
@@ -378,22 +379,14 @@ class ConvAutoEncoder(BaseAutoEncoder):
         return image_shape if len(image_shape) == 3 else (1, *image_shape)
 
     def _validate_input(self, X, reset):
-        sample_shape = None
-        ndim = getattr(X, "ndim", None)
-        if ndim is None:
-            try:
-                ndim = np.asarray(X).ndim
-            except ValueError:  # ragged lists: let validate_data report them
-                ndim = 2
-        if ndim > 2:
-            X = np.asarray(X)
-            sample_shape = X.shape[1:]
-            if not reset and self._squeeze(sample_shape) != self._squeeze(self.image_shape_):
-                raise ValueError(
-                    f"X has samples of shape {sample_shape}, but {type(self).__name__} was "
-                    f"fitted on samples of shape {self.sample_shape_}."
-                )
-            X = X.reshape(len(X), -1)
+        X, sample_shape = flatten_samples(X)
+        if (
+            sample_shape is not None
+            and not reset
+            and self._squeeze(sample_shape) != self._squeeze(self.image_shape_)
+        ):
+            # (1, H, W) and (H, W) are the same one-channel image.
+            check_sample_shape(self, sample_shape, self.sample_shape_)
         X = _validate_table(self, X, reset)
         if reset:
             self.image_shape_ = self._network_shape_for(sample_shape, X.shape[1])

@@ -10,6 +10,7 @@ from sklearn.utils.validation import validate_data
 
 from ._codec import RangeQuantiser, fingerprint, fit_probabilities
 from ._codec_base import BitstreamCodec
+from ._samples import flatten_samples
 
 
 class PCACodec(BitstreamCodec, BaseEstimator):
@@ -101,12 +102,7 @@ class PCACodec(BitstreamCodec, BaseEstimator):
 
     def _validate(self, X, reset=False):
         """Flatten images to rows, then the usual sklearn checks."""
-        if np.ndim(X) > 2:
-            X = np.asarray(X)
-            sample_shape = X.shape[1:]
-            X = X.reshape(len(X), -1)
-        else:
-            sample_shape = None
+        X, sample_shape = flatten_samples(X)
         X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
         if reset:
             self.sample_shape_ = sample_shape or (X.shape[1],)

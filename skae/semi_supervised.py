@@ -20,7 +20,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import (
     BaseEstimator,
@@ -59,6 +58,7 @@ from ._base import (
     resolve_device,
 )
 from ._net import BatchIterator, StopOnNonFiniteLoss, _as_float_tensor, map_batches
+from ._samples import check_sample_shape, flatten_samples
 from .corruption import make_corruption
 from .nn import get_activation
 
@@ -653,12 +653,7 @@ default="adamw"
     # ------------------------------------------------------------------ input
     def _validate_X(self, X, reset):
         """Check X as flat rows (n, n_features); images (n, ...) are flattened first."""
-        sample_shape = None
-        if not (hasattr(X, "iloc") or sp.issparse(X)):
-            X = np.asarray(X)
-            if X.ndim > 2:
-                sample_shape = X.shape[1:]
-                X = X.reshape(len(X), -1)
+        X, sample_shape = flatten_samples(X)
         X = validate_data(self, X, reset=reset, dtype=FLOAT_DTYPES)
         if reset:
             self._sample_shape = sample_shape
@@ -772,15 +767,8 @@ default="adamw"
     def _logits(self, X):
         check_is_fitted(self, "net_")
         X, sample_shape = self._validate_X(X, reset=False)
-        if (
-            sample_shape is not None
-            and self._sample_shape is not None
-            and tuple(sample_shape) != tuple(self._sample_shape)
-        ):
-            raise ValueError(
-                f"X has samples of shape {sample_shape}, but {type(self).__name__} was "
-                f"fitted on samples of shape {self._sample_shape}."
-            )
+        if self._sample_shape is not None:
+            check_sample_shape(self, sample_shape, self._sample_shape)
         X_network = self._to_network(X)
         return map_batches(
             self.net_.module_, self.net_.device, lambda m, x: m(x), X_network, dtype=np.float64
