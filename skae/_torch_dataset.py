@@ -26,20 +26,25 @@ def _tensor_to_numpy(tensor):
     return tensor.numpy()
 
 
-def _sample_array(item, index):
-    """One dataset item as an array: the item itself, or the first element of a tuple
+def _sample(item, index):
+    """The sample in a dataset item: the item itself, or the first element of a tuple
     such as ``(image, label)`` (labels are ignored: an autoencoder needs none)."""
     if isinstance(item, (tuple, list)):
         if not item:
             raise ValueError(f"Dataset item {index} is an empty {type(item).__name__}.")
-        item = item[0]
-    if isinstance(item, torch.Tensor):
-        return _tensor_to_numpy(item.detach().cpu())
-    array = np.asarray(item)
+        return item[0]
+    return item
+
+
+def _sample_array(sample, index):
+    """One sample (tensor, array, PIL image...) as an array."""
+    if isinstance(sample, torch.Tensor):
+        return _tensor_to_numpy(sample.detach().cpu())
+    array = np.asarray(sample)
     if array.dtype == object:
         raise ValueError(
-            f"Dataset item {index} of type {type(item).__name__} is not an array, a tensor "
-            "or a tuple whose first element is one."
+            f"Dataset item {index} of type {type(sample).__name__} is not an array, a "
+            "tensor or a tuple whose first element is one."
         )
     return array
 
@@ -49,12 +54,11 @@ def fetch_samples(dataset, indices):
     indices = [int(i) for i in indices]
     getitems = getattr(dataset, "__getitems__", None)
     items = getitems(indices) if getitems is not None else [dataset[i] for i in indices]
-    firsts = [item[0] if isinstance(item, (tuple, list)) and item else item for item in items]
-    if all(isinstance(x, torch.Tensor) for x in firsts):
-        shapes = {x.shape for x in firsts}
-        if len(shapes) == 1:  # the common case, stacked in one call
-            return _tensor_to_numpy(torch.stack([x.detach().cpu() for x in firsts]))
-    samples = [_sample_array(item, i) for item, i in zip(items, indices)]
+    samples = [_sample(item, i) for item, i in zip(items, indices)]
+    if all(isinstance(x, torch.Tensor) for x in samples) and len({x.shape for x in samples}) == 1:
+        # The common case, stacked in one call.
+        return _tensor_to_numpy(torch.stack([x.detach().cpu() for x in samples]))
+    samples = [_sample_array(x, i) for x, i in zip(samples, indices)]
     shape = samples[0].shape
     for sample, i in zip(samples, indices):
         if sample.shape != shape:
