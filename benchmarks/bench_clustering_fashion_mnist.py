@@ -24,7 +24,6 @@ Run: ``python benchmarks/bench_clustering_fashion_mnist.py`` (``--quick`` for a 
 
 import argparse
 import os
-import time
 
 import numpy as np
 import torch
@@ -36,6 +35,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from _clock import Clock
 from skae import ConvAutoEncoder, DenseAutoEncoder
 from skae.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
 from skae.discovery import cluster_accuracy, cluster_report, predict_clusters
@@ -43,17 +43,6 @@ from skae.discovery import cluster_accuracy, cluster_report, predict_clusters
 
 def flatten_images(images):
     return images.reshape(len(images), -1)
-
-
-class Clock:
-    def __init__(self):
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-
-    def lap(self):
-        now_wall, now_cpu = time.perf_counter(), time.process_time()
-        lap = (now_wall - self.wall, now_cpu - self.cpu)
-        self.wall, self.cpu = now_wall, now_cpu
-        return lap
 
 
 def main():

@@ -26,7 +26,6 @@ on 5,000 images).
 
 import argparse
 import os
-import time
 
 import numpy as np
 import torch
@@ -37,6 +36,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import SelfTrainingClassifier
 
+from _clock import Clock
 from skae import ConvAutoEncoder, EncoderClassifier, FewLabelClassifier
 from skae.datasets import load_fashion_mnist
 from skae.semi_supervised import RandomFlip, RandomShift
@@ -55,17 +55,6 @@ def few_labels(y, indices):
     y_few = np.full_like(y, -1)
     y_few[indices] = y[indices]
     return y_few
-
-
-class Clock:
-    def __init__(self):
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-
-    def lap(self):
-        now_wall, now_cpu = time.perf_counter(), time.process_time()
-        lap = (now_wall - self.wall, now_cpu - self.cpu)
-        self.wall, self.cpu = now_wall, now_cpu
-        return lap
 
 
 def main():
