@@ -6,17 +6,15 @@
 """
 
 import json
-import socket
 import subprocess
 import sys
 import textwrap
 
+import accelerate
 import numpy as np
 import pytest
 
 from skae import DenseAutoEncoder
-
-accelerate = pytest.importorskip("accelerate")
 
 
 def test_single_process_accelerator_equals_plain_training():
@@ -70,12 +68,11 @@ SCRIPT = textwrap.dedent(
 def test_two_processes_ddp_on_cpu(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
-    with socket.socket() as probe:  # a port the OS says is free, not a guessed one
-        probe.bind(("127.0.0.1", 0))
-        env_port = str(probe.getsockname()[1])
+    # --standalone: torchrun binds a free port itself, so no other test (a Dask cluster
+    # starting on the other xdist worker) can take it between choosing and binding.
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_port", env_port, str(script), str(tmp_path)],
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+         "2", str(script), str(tmp_path)],
         capture_output=True, text=True, timeout=280,
         env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
     )

@@ -236,7 +236,8 @@ def test_default_autoencoder_for_images_is_convolutional(fashion, monkeypatch):
 
 
 def test_detector_in_pipeline_and_dataframe():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     data = load_breast_cancer(as_frame=True)
     X = data.data[data.target == 1]
     pipe = make_pipeline(

@@ -1,5 +1,7 @@
 """Scale-out: GridSearchCV over skae on a local dask.distributed cluster (joblib backend)."""
 
+import distributed
+import joblib
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, cross_validate
@@ -7,9 +9,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skae import DenseAutoEncoder
-
-distributed = pytest.importorskip("distributed")
-joblib = pytest.importorskip("joblib")
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,11 @@
 import itertools
 import pickle
 
+import hdbscan
 import matplotlib
 import numpy as np
 import pytest
+import umap
 from numpy.testing import assert_array_equal
 from sklearn.base import clone
 from sklearn.cluster import HDBSCAN as SklearnHDBSCAN
@@ -24,8 +26,6 @@ from skae.discovery import (
 )
 
 matplotlib.use("Agg")
-umap = pytest.importorskip("umap")
-hdbscan = pytest.importorskip("hdbscan")
 
 AE = dict(latent_dim=8, channels=(4, 8), max_epochs=3, batch_size=32, device="cpu",
           random_state=0)

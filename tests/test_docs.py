@@ -124,20 +124,8 @@ def test_gallery_layout():
         assert titles, f"{readme} has no title"
 
 
-# Examples with a known problem, reported to their owners: expected failures (a fixed
-# entry shows as XPASS in the -ra summary and is then removed from this table).
-KNOWN_EXAMPLE_PROBLEMS = {}
-
-
 def _example_params():
-    params = []
-    for path in example_files():
-        key = f"{path.parent.name}/{path.name}"
-        marks = []
-        if key in KNOWN_EXAMPLE_PROBLEMS:
-            marks = [pytest.mark.xfail(reason=KNOWN_EXAMPLE_PROBLEMS[key], strict=False)]
-        params.append(pytest.param(path, id=key, marks=marks))
-    return params
+    return [pytest.param(path, id=f"{path.parent.name}/{path.name}") for path in example_files()]
 
 
 @pytest.mark.parametrize("path", _example_params())

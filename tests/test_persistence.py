@@ -76,7 +76,8 @@ def test_round_trip_identical_outputs(fitted_models, tmp_path):
 
 
 def test_feature_names_and_tuples_survive(tmp_path):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     X = pd.DataFrame(np.random.RandomState(0).rand(30, 3), columns=["a", "b", "c"])
     est = DenseAutoEncoder(latent_dim=2, hidden_layer_sizes=(4, 3), max_epochs=1,
                            random_state=0).fit(X)

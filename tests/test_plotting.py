@@ -1,9 +1,9 @@
 """Tests of skae.plotting: error-map figures for images and table rows."""
 
+import matplotlib
 import numpy as np
 import pytest
 
-matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 

@@ -171,7 +171,8 @@ def test_pipeline_cross_val_and_grid_search(digits):
 
 
 def test_umap_pipeline_with_unlabelled_rows(fashion_subset):
-    umap = pytest.importorskip("umap")
+    import umap
+
     X, y = fashion_subset
     X, y = X[:400], y[:400]
     y_few = _few_labels(y, 8)
