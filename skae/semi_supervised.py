@@ -59,6 +59,7 @@ from ._base import (
 )
 from ._net import BatchIterator, StopOnNonFiniteLoss, _as_float_tensor, map_batches
 from ._samples import check_sample_shape, flatten_samples
+from .augmentation import RandomFlip, RandomShift
 from .corruption import make_corruption
 from .nn import get_activation
 
@@ -377,70 +378,6 @@ class _ClassifierNet(NeuralNetClassifier):
         return super().train_step_single((Xi, yi), **fit_params)
 
 
-class RandomShift:
-    """Shift each image by a random number of pixels, filling the border with zeros.
-
-    An augmentation for :class:`EncoderClassifier` (``(X, generator) -> X`` on batches of
-    shape ``(n, C, H, W)`` or ``(n, C, L)``, like the steps of :mod:`skae.corruption`).
-
-    Parameters
-    ----------
-    max_shift : int, default=2
-        Largest shift along each spatial axis, in pixels.
-    """
-
-    def __init__(self, max_shift=2):
-        if not isinstance(max_shift, Integral) or max_shift < 0:
-            raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}.")
-        self.max_shift = max_shift
-
-    def __call__(self, X, generator):
-        m = self.max_shift
-        if m == 0 or X.ndim < 3:
-            return X
-        spatial = X.shape[2:]
-        pad = [m] * (2 * len(spatial))
-        padded = nn.functional.pad(X, pad)
-        offsets = torch.randint(0, 2 * m + 1, (X.shape[0], len(spatial)), generator=generator,
-                                device=generator.device).to(X.device)
-        # Gather a window per sample: build index grids shifted by each sample's offset.
-        out = padded
-        for axis, size in enumerate(spatial):
-            index = offsets[:, axis].view(-1, *([1] * (X.ndim - 1))) + torch.arange(
-                size, device=X.device
-            ).view(*([1] * (axis + 2)), size, *([1] * (len(spatial) - axis - 1)))
-            shape = list(out.shape)
-            shape[axis + 2] = size
-            out = torch.gather(out, axis + 2, index.expand(shape))
-        return out
-
-    def __repr__(self):
-        return f"RandomShift(max_shift={self.max_shift})"
-
-
-class RandomFlip:
-    """Mirror each image left-right with probability ``p`` (last axis).
-
-    An augmentation for :class:`EncoderClassifier`; use it only where a mirrored
-    sample keeps its class (clothes, cells; not digits or text).
-
-    Parameters
-    ----------
-    p : float in [0, 1], default=0.5
-    """
-
-    def __init__(self, p=0.5):
-        if not isinstance(p, Real) or not 0 <= p <= 1:
-            raise ValueError(f"p must be a probability in [0, 1], got {p!r}.")
-        self.p = p
-
-    def __call__(self, X, generator):
-        flip = torch.rand(X.shape[0], generator=generator, device=generator.device) < self.p
-        flip = flip.to(X.device).view(-1, *([1] * (X.ndim - 1)))
-        return torch.where(flip, X.flip(-1), X)
-
-    def __repr__(self):
-        return f"RandomFlip(p={self.p})"
 
 
 class _Standardize(nn.Module):
@@ -523,8 +460,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         If True, the encoder's weights stay fixed and only the head is trained.
     augmentation : callable or list of callables, default=None
         Applied to each training batch of labelled rows (network layout, e.g.
-        ``(n, C, H, W)``), never at inference: ``(X, generator) -> X`` like the steps of
-        :mod:`skae.corruption`, e.g. ``[RandomShift(2), RandomFlip()]`` for images whose
+        ``(n, C, H, W)``), never at inference: ``(X, generator) -> X``, e.g.
+        ``[RandomShift(2), RandomFlip()]`` from :mod:`skae.augmentation` for images whose
         class survives small shifts and mirroring. Seeded by ``random_state``.
     max_epochs : int, default=100
         Passes over the labelled rows.
@@ -696,7 +633,7 @@ default="adamw"
             verbose=int(self.verbose),
             **{f"optimizer__{k}": v for k, v in (self.optimizer_params or {}).items()},
         )
-        params["augmentation"] = make_corruption(self.augmentation, seed, device)
+        params["augmentation"] = make_corruption(self.augmentation, seed, device, "augmentation")
         if not self.freeze_encoder:
             params["optimizer__param_groups"] = [("encoder.*", {"lr": encoder_lr})]
         params.update(self.net_params or {})
