@@ -20,7 +20,7 @@ from sklearn.base import (
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import EarlyStopping, PassthroughScoring, ProgressBar
 from skorch.dataset import ValidSplit
 
 from ._docstrings import fill_doc
@@ -34,7 +34,7 @@ from ._net import (
 from ._torch_dataset import DatasetArray, dataset_length, fetch_samples, is_map_dataset, value_range
 from .corruption import make_corruption
 from .losses import LOSSES, UNIT_INTERVAL_LOSSES, ReconstructionCriterion, get_loss_function
-from .nn import AutoEncoderModule, get_activation
+from .nn import AutoEncoderModule, ProjectionHead, get_activation
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -104,6 +104,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "corruption": [callable, list, None],
+        "contrastive": [callable, list, None],
+        "contrastive_weight": [Interval(Real, 0, None, closed="left")],
+        "contrastive_temperature": [Interval(Real, 0, None, closed="neither")],
         "callbacks": [list, None],
         "net_params": [dict, None],
         "device": [str, torch.device],
@@ -129,6 +132,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_iter_no_change=5,
         tol=1e-4,
         corruption=None,
+        contrastive=None,
+        contrastive_weight=1.0,
+        contrastive_temperature=0.5,
         callbacks=None,
         net_params=None,
         device="auto",
@@ -149,6 +155,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.corruption = corruption
+        self.contrastive = contrastive
+        self.contrastive_weight = contrastive_weight
+        self.contrastive_temperature = contrastive_temperature
         self.callbacks = callbacks
         self.net_params = net_params
         self.device = device
@@ -264,12 +273,17 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     ),
                 )
             )
+        if self.contrastive is not None:
+            callbacks += [
+                (name, PassthroughScoring(name, on_train=True))
+                for name in ("reconstruction_loss", "contrastive_loss")
+            ]
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += [copy.deepcopy(cb) for cb in (self.callbacks or [])]
         return callbacks
 
-    def _make_net(self, module, seed, device, corruption=None):
+    def _make_net(self, module, seed, device, corruption=None, contrastive=None):
         optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
         optimizer_params = {**self._default_optimizer_params(), **(self.optimizer_params or {})}
         train_split = (
@@ -294,6 +308,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             verbose=int(self.verbose),
             corruption=corruption,
             precision=self.precision,
+            contrastive=contrastive,
+            contrastive_weight=self.contrastive_weight,
+            contrastive_temperature=self.contrastive_temperature,
             **{f"optimizer__{k}": v for k, v in optimizer_params.items()},
         )
         params.update(self.net_params or {})
@@ -303,9 +320,14 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """The untrained skorch net for samples of ``network_shape`` (used by ``fit`` and
         by :func:`skae.persistence.load`); needs ``output_activation_``."""
         encoder, decoder = self._build_encoder_decoder(network_shape)
-        module = AutoEncoderModule(encoder, decoder, get_activation(self.output_activation_))
+        # Its own seed stream: the views must not shift the corruption's draws.
+        contrastive = make_corruption(self.contrastive, seed + 1, device, "contrastive")
+        projection = None if contrastive is None else ProjectionHead(self.latent_dim)
+        module = AutoEncoderModule(
+            encoder, decoder, get_activation(self.output_activation_), projection
+        )
         corruption = make_corruption(self.corruption, seed, device)
-        return self._make_net(module, seed, device, corruption)
+        return self._make_net(module, seed, device, corruption, contrastive)
 
     def _fit_network(self, X, target=None):
         """Build and train ``net_`` on network-layout data (and optional clean targets)."""

@@ -23,6 +23,7 @@ from skorch.hf import AccelerateMixin  # imports no Hugging Face package until u
 
 from ._torch_dataset import DatasetArray, prefetch
 from .exceptions import TrainingDivergedError
+from .losses import nt_xent_loss
 
 PRECISIONS = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
@@ -310,12 +311,22 @@ class AutoEncoderNet(NeuralNet):
     pass runs under :func:`torch.autocast` with that dtype, the loss and the weights stay
     float32, and ``"16-mixed"`` scales the loss with :class:`torch.amp.GradScaler`
     (gradients are unscaled before callbacks such as ``GradientNormClipping`` see them).
+
+    ``contrastive``, if given, is a callable ``X -> augmented X``: every training step
+    then adds ``contrastive_weight`` times SimCLR's loss (:func:`~skae.losses.nt_xent_loss`
+    at ``contrastive_temperature``) between the projected codes of two augmented views of
+    the (uncorrupted) input, and records the two parts of the loss per batch as
+    ``reconstruction_loss`` and ``contrastive_loss``. The module needs a ``projection``.
     """
 
-    def __init__(self, *args, corruption=None, precision="32", **kwargs):
+    def __init__(self, *args, corruption=None, precision="32", contrastive=None,
+                 contrastive_weight=1.0, contrastive_temperature=0.5, **kwargs):
         super().__init__(*args, **kwargs)
         self.corruption = corruption
         self.precision = precision
+        self.contrastive = contrastive
+        self.contrastive_weight = contrastive_weight
+        self.contrastive_temperature = contrastive_temperature
 
     def get_default_callbacks(self):
         return [
@@ -389,21 +400,47 @@ class AutoEncoderNet(NeuralNet):
             self._set_training(True)
 
     def _training_batch(self, batch):
-        """Move a batch to the device as float32; corrupt the input, keep the target clean."""
+        """Move a batch to the device as float32; corrupt the input, keep the target clean.
+
+        Returns the network's input, the target and the uncorrupted input."""
         Xi, yi = batch
         device = self._compute_device()
-        Xi = _to_float_on(Xi, device)
-        target = Xi if yi is None else _to_float_on(yi, device)
-        if self.corruption is not None:
-            Xi = self.corruption(Xi)
-        return Xi, target
+        clean = _to_float_on(Xi, device)
+        target = clean if yi is None else _to_float_on(yi, device)
+        Xi = clean if self.corruption is None else self.corruption(clean)
+        return Xi, target, clean
+
+    def _contrastive_views(self, clean):
+        """Two augmented views of every sample, stacked: ``(2n, ...)``."""
+        views = [self.contrastive(clean) for _ in range(2)]
+        for view in views:
+            if view.shape != clean.shape:
+                raise ValueError(
+                    f"The contrastive augmentation must keep the batch's shape "
+                    f"{tuple(clean.shape)}; it returned {tuple(view.shape)}."
+                )
+        return torch.cat(views)
+
+    def _training_loss(self, batch, forward_context, **fit_params):
+        """The loss of a training batch and the reconstruction, the forward pass run
+        under ``forward_context`` (autocast)."""
+        Xi, target, clean = self._training_batch(batch)
+        if self.contrastive is None:
+            with forward_context:
+                y_pred = self.infer(Xi, **fit_params)
+            return self.get_loss(y_pred.float(), target, X=Xi, training=True), y_pred
+        views = self._contrastive_views(clean)
+        with forward_context:
+            y_pred, projected = self.infer(Xi, views=views, **fit_params)
+        reconstruction = self.get_loss(y_pred.float(), target, X=Xi, training=True)
+        contrastive = nt_xent_loss(*projected.float().chunk(2), self.contrastive_temperature)
+        self.history.record_batch("reconstruction_loss", reconstruction.item())
+        self.history.record_batch("contrastive_loss", contrastive.item())
+        return reconstruction + self.contrastive_weight * contrastive, y_pred
 
     def train_step_single(self, batch, **fit_params):
         self._ensure_training_mode()
-        Xi, target = self._training_batch(batch)
-        with self._autocast():
-            y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred.float(), target, X=Xi, training=True)
+        loss, y_pred = self._training_loss(batch, self._autocast(), **fit_params)
         scaler = self._grad_scaler()
         if scaler is None:
             loss.backward()
@@ -505,10 +542,7 @@ class AcceleratedAutoEncoderNet(AccelerateMixin, AutoEncoderNet):
 
     def train_step_single(self, batch, **fit_params):
         self._ensure_training_mode()
-        Xi, target = self._training_batch(batch)
-        with self.accelerator.autocast():
-            y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred.float(), target, X=Xi, training=True)
+        loss, y_pred = self._training_loss(batch, self.accelerator.autocast(), **fit_params)
         self.accelerator.backward(loss)
         return {"loss": loss, "y_pred": y_pred}
 

@@ -360,8 +360,9 @@ class SeededCorruption:
         return f"SeededCorruption({self.steps!r}, seed={self.seed})"
 
 
-def make_corruption(corruption, seed, device):
-    """The net's ``corruption`` callable for an estimator's ``corruption`` parameter.
+def make_corruption(corruption, seed, device, name="corruption"):
+    """The net's ``corruption`` callable for an estimator's ``corruption`` parameter
+    (or another parameter of the same form: ``contrastive``, ``augmentation``).
 
     Parameters
     ----------
@@ -371,6 +372,8 @@ def make_corruption(corruption, seed, device):
         The estimator's training seed (drawn from ``random_state``).
     device : str
         The training device.
+    name : str, default="corruption"
+        The parameter's name, for error messages.
 
     Returns
     -------
@@ -384,7 +387,7 @@ def make_corruption(corruption, seed, device):
         return None
     for step in steps:
         if not callable(step):
-            raise TypeError(f"Each corruption must be callable (X, generator) -> X: {step!r}.")
+            raise TypeError(f"Each step of {name} must be callable (X, generator) -> X: {step!r}.")
     return SeededCorruption(steps, seed + 1, device)
 
 

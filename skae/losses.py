@@ -470,6 +470,54 @@ class ReconstructionCriterion(nn.Module):
         return per_sample.mean()
 
 
+def nt_xent_loss(z1, z2, temperature=0.5):
+    """Normalised temperature-scaled cross entropy (SimCLR's contrastive loss).
+
+    Row ``i`` of ``z1`` and row ``i`` of ``z2`` are two views of one sample (a positive
+    pair); every other row of the batch is a negative. Each of the ``2n`` rows is
+    classified, by cosine similarity divided by ``temperature``, among the other
+    ``2n - 1``; the loss is the mean cross entropy of finding its partner. Its lowest
+    value is 0; with random projections it is about ``log(2n - 1)``.
+
+    Parameters
+    ----------
+    z1, z2 : torch.Tensor of shape (n, d)
+        Projections of two views of the same ``n`` samples.
+    temperature : float, default=0.5
+        Lower values weigh the hardest negatives more.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        A scalar (0 when ``n == 1``: there is no negative).
+
+    References
+    ----------
+    .. [1] T. Chen, S. Kornblith, M. Norouzi and G. Hinton, "A simple framework for
+       contrastive learning of visual representations", ICML 2020.
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = torch.eye(4)
+    >>> float(nt_xent_loss(z, z, temperature=0.1)) < 1e-3
+    True
+    """
+    if z1.shape != z2.shape or z1.ndim != 2:
+        raise ValueError(
+            f"z1 and z2 must have the same shape (n, d), got {tuple(z1.shape)} and "
+            f"{tuple(z2.shape)}."
+        )
+    n = z1.shape[0]
+    if n < 2:
+        return z1.sum() * 0.0
+    z = nn.functional.normalize(torch.cat([z1, z2]).float(), dim=1)
+    similarity = z @ z.T / temperature
+    similarity.fill_diagonal_(float("-inf"))
+    partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    return nn.functional.cross_entropy(similarity, partner)
+
+
 __all__ = [
     "LOSSES",
     "MultiScaleFilterBank",
@@ -480,4 +528,5 @@ __all__ = [
     "get_loss_function",
     "l1_loss",
     "mse_loss",
+    "nt_xent_loss",
 ]

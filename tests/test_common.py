@@ -9,6 +9,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
+from skae.augmentation import RandomFlip, RandomShift
 
 FAST = dict(max_epochs=2, batch_size=16, random_state=0, device="cpu")
 
@@ -16,6 +17,9 @@ FAST = dict(max_epochs=2, batch_size=16, random_state=0, device="cpu")
 ESTIMATORS = [
     DenseAutoEncoder(latent_dim=2, hidden_layer_sizes=(8,), **FAST),
     ConvAutoEncoder(latent_dim=2, channels=(4,), **FAST),
+    # The contrastive training step (two augmented views per sample) under every check.
+    ConvAutoEncoder(latent_dim=2, channels=(4,), contrastive=[RandomShift(1), RandomFlip()],
+                    **FAST),
     LinearAutoEncoder(latent_dim=1, max_epochs=3, random_state=0, device="cpu"),
 ]
 

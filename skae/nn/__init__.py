@@ -1,7 +1,7 @@
 """Pure PyTorch building blocks of skae's autoencoders (no sklearn, no skorch)."""
 
 from ._activations import get_activation
-from ._autoencoder import AutoEncoderModule
+from ._autoencoder import AutoEncoderModule, ProjectionHead
 from ._conv import ConvDecoder, ConvEncoder, conv_output_shapes
 from ._dense import DenseDecoder, DenseEncoder
 
@@ -11,6 +11,7 @@ __all__ = [
     "ConvEncoder",
     "DenseDecoder",
     "DenseEncoder",
+    "ProjectionHead",
     "conv_output_shapes",
     "get_activation",
 ]
