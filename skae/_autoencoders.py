@@ -151,8 +151,9 @@ class DenseAutoEncoder(_TabularAutoEncoder):
 class LinearAutoEncoder(_TabularAutoEncoder):
     """Autoencoder with one linear encoder and one linear decoder layer: PCA, learned.
 
-    With the squared error, every local minimum of a linear autoencoder is global and its
-    decoder spans the top-``latent_dim`` principal subspace (Baldi & Hornik, 1989). The
+    With the squared error (and no ``corruption`` or ``contrastive`` term), every local
+    minimum of a linear autoencoder is global and its decoder spans the top-``latent_dim``
+    principal subspace (Baldi & Hornik, 1989). The
     default optimizer, full-batch L-BFGS, reaches it in a few dozen epochs. The weights are
     not orthonormal, so the codes are the principal components up to an invertible map.
 

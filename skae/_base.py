@@ -239,6 +239,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"[{low:.4g}, {high:.4g}]. Scale the data first (divide images by 255, "
                     "or use sklearn.preprocessing.MinMaxScaler), or use loss='mse'."
                 )
+        if self._contrastive_on() and self.optimizer == "lbfgs":
+            raise ValueError(
+                "contrastive needs a stochastic optimizer such as 'adam': L-BFGS evaluates "
+                "each batch several times, and every evaluation draws new random views."
+            )
         if self.early_stopping:
             n_valid = int(np.ceil(len(X) * self.validation_fraction))
             if len(X) - n_valid < 1:
@@ -246,6 +251,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"early_stopping with validation_fraction={self.validation_fraction} "
                     f"leaves no training sample out of n_samples={len(X)}."
                 )
+
+    def _contrastive_on(self):
+        return self.contrastive not in (None, [], ())
 
     def _resolve_output_activation(self, X):
         if self.output_activation != "auto":
@@ -273,7 +281,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     ),
                 )
             )
-        if self.contrastive is not None:
+        if self._contrastive_on():
             callbacks += [
                 (name, PassthroughScoring(name, on_train=True))
                 for name in ("reconstruction_loss", "contrastive_loss")

@@ -46,9 +46,12 @@ default="{optimizer}"
         :func:`skae.losses.nt_xent_loss`), added to the reconstruction loss. The codes
         then change little under the augmentations and group similar samples better:
         Fashion-MNIST clusters improve markedly (see :ref:`discovery`). Each step costs
-        about three encoder passes instead of one. ``history_`` records
+        about three encoder passes instead of one, and the loss compares every pair of
+        views in a batch (memory grows with ``batch_size`` squared). ``history_`` records
         ``reconstruction_loss`` and ``contrastive_loss`` per epoch; ``loss_curve_`` is
-        their weighted sum. Seeded by ``random_state``.
+        their weighted sum, while early stopping's ``valid_loss`` is the reconstruction
+        loss alone. Needs a stochastic optimizer (not ``"lbfgs"``). Seeded by
+        ``random_state``.
     contrastive_weight : float >= 0, default=1.0
         Weight of the contrastive term; used only with ``contrastive``.
     contrastive_temperature : float > 0, default=0.5

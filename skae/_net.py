@@ -434,8 +434,9 @@ class AutoEncoderNet(NeuralNet):
             y_pred, projected = self.infer(Xi, views=views, **fit_params)
         reconstruction = self.get_loss(y_pred.float(), target, X=Xi, training=True)
         contrastive = nt_xent_loss(*projected.float().chunk(2), self.contrastive_temperature)
-        self.history.record_batch("reconstruction_loss", reconstruction.item())
-        self.history.record_batch("contrastive_loss", contrastive.item())
+        parts = torch.stack([reconstruction.detach(), contrastive.detach()]).tolist()
+        self.history.record_batch("reconstruction_loss", parts[0])  # one host sync
+        self.history.record_batch("contrastive_loss", parts[1])
         return reconstruction + self.contrastive_weight * contrastive, y_pred
 
     def train_step_single(self, batch, **fit_params):

@@ -70,7 +70,12 @@ class RandomShift:
 
     def __call__(self, X, generator):
         m = self.max_shift
-        if m == 0 or X.ndim < 3:
+        if X.ndim < 3:
+            raise ValueError(
+                "RandomShift shifts signals (n, C, L) or images (n, C, H, W); got a batch of "
+                f"shape {tuple(X.shape)}, rows of a table have no neighbouring pixels."
+            )
+        if m == 0:
             return X
         spatial = X.shape[2:]
         padded = nn.functional.pad(X, [m] * (2 * len(spatial)))
@@ -192,8 +197,14 @@ class RandomAffine:
         if self.flip:
             mirror = torch.where(draw(0, 1) < 0.5, -1.0, 1.0)
         cos, sin = torch.cos(angle) * s, torch.sin(angle) * s
+        # affine_grid's coordinates run over [-1, 1] on both axes: a rotation in pixels
+        # needs the aspect ratio on its off-diagonal terms, or wide images get sheared.
+        aspect = X.shape[2] / X.shape[3]  # H / W
         theta = torch.stack(
-            [torch.stack([cos * mirror, -sin, tx], 1), torch.stack([sin * mirror, cos, ty], 1)],
+            [
+                torch.stack([cos * mirror, -sin * aspect, tx], 1),
+                torch.stack([sin * mirror / aspect, cos, ty], 1),
+            ],
             1,
         )
         grid = nn.functional.affine_grid(theta.to(X.dtype), list(X.shape), align_corners=False)

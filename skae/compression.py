@@ -148,6 +148,11 @@ class AutoEncoderCodec(
                 "autoencoder must be a skae autoencoder (e.g. ConvAutoEncoder, "
                 f"DenseAutoEncoder), got {type(self.autoencoder).__name__}."
             )
+        if self.autoencoder.contrastive not in (None, [], ()):
+            raise ValueError(
+                "AutoEncoderCodec trains its autoencoder for rate and distortion only; "
+                "set contrastive=None on the autoencoder."
+            )
         return clone(self.autoencoder)
 
     @_fit_context(prefer_skip_nested_validation=False)

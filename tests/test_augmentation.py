@@ -32,6 +32,28 @@ def test_affine_zoom_enlarges_a_centred_square():
     assert zoomed.sum(dim=(1, 2, 3)).min() > 2 * X.sum(dim=(1, 2, 3)).max()
 
 
+def test_affine_rotation_keeps_shapes_on_wide_images():
+    # A round blob on a 16x48 image must stay round when turned (no shear).
+    rows, cols = torch.meshgrid(torch.arange(16.0), torch.arange(48.0), indexing="ij")
+    blob = torch.exp(-((rows - 7.5) ** 2 + (cols - 23.5) ** 2) / (2 * 2.5**2))
+    X = blob.expand(64, 1, 16, 48).contiguous()
+    out = RandomAffine(scale=1.0, rotation=60.0, translate=0.0, flip=False)(X, _generator())
+    for image in out[:, 0]:
+        w = image / image.sum()
+        r, c = (w * rows).sum(), (w * cols).sum()
+        cov = torch.stack([
+            torch.stack([(w * (rows - r) ** 2).sum(), (w * (rows - r) * (cols - c)).sum()]),
+            torch.stack([(w * (rows - r) * (cols - c)).sum(), (w * (cols - c) ** 2).sum()]),
+        ])
+        low, high = torch.linalg.eigvalsh(cov)
+        assert high / low < 1.15
+
+
+def test_shift_refuses_table_rows():
+    with pytest.raises(ValueError, match="rows of a table"):
+        RandomShift(1)(torch.rand(4, 6), _generator())
+
+
 def test_affine_draws_depend_on_the_generator():
     X = torch.rand(8, 1, 12, 12)
     augment = RandomAffine()
