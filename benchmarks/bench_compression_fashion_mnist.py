@@ -122,7 +122,7 @@ def main():
     print(shown[["codec", "mode", "setting", "n_bytes", "bpp", "psnr", "ssim"]]
           .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
-    print("\nskae codecs: training time (under CPU contention), model size, rate")
+    print("\nskae codecs: training time, model size, rate")
     for name, codec in codecs.items():
         print(f"  {name}: trained {train_seconds[name]:.0f} s; entropy model "
               f"{codec.entropy_model_nbytes_} B, decoder {codec.decoder_nbytes_ / 1e6:.2f} MB "
