@@ -45,7 +45,8 @@ default="{optimizer}"
         and pulled together against the other samples of the batch (SimCLR's loss,
         :func:`skae.losses.nt_xent_loss`), added to the reconstruction loss. The codes
         then change little under the augmentations and group similar samples better:
-        Fashion-MNIST clusters improve markedly (see :ref:`discovery`). Each step costs
+        Fashion-MNIST's UMAP + GMM clusters match its classes at 0.675 accuracy instead
+        of 0.59 (see :ref:`discovery`). Each step costs
         about three encoder passes instead of one, and the loss compares every pair of
         views in a batch (memory grows with ``batch_size`` squared). ``history_`` records
         ``reconstruction_loss`` and ``contrastive_loss`` per epoch; ``loss_curve_`` is

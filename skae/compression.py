@@ -148,7 +148,7 @@ class AutoEncoderCodec(
                 "autoencoder must be a skae autoencoder (e.g. ConvAutoEncoder, "
                 f"DenseAutoEncoder), got {type(self.autoencoder).__name__}."
             )
-        if self.autoencoder.contrastive not in (None, [], ()):
+        if self.autoencoder._contrastive_on():
             raise ValueError(
                 "AutoEncoderCodec trains its autoencoder for rate and distortion only; "
                 "set contrastive=None on the autoencoder."
