@@ -3,11 +3,11 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
+from ._compat import Interval, fit_context
 from ._codec import RangeQuantiser, fingerprint, fit_probabilities
 from ._codec_base import BitstreamCodec
 from ._samples import flatten_samples
@@ -68,7 +68,7 @@ class PCACodec(BitstreamCodec, BaseEstimator):
         self.n_components = n_components
         self.bits = bits
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit PCA, the quantiser and the entropy model on ``X``.
 
