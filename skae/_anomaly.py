@@ -15,15 +15,15 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
-from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder
-from ._base import FLOAT_DTYPES
+from ._compat import HasMethods, Interval, StrOptions, fit_context
+from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, check_float32_range
+from ._base import FLOAT_DTYPES, keeps_state_on_failure
 from ._samples import check_sample_shape, flatten_samples
 
 # Rows per chunk when computing smoothed errors: bounds the float64 copies in memory.
@@ -226,9 +226,14 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
     def _validate(self, X, reset):
         """Check X; return it as a float 2-D array of flat samples."""
         X, sample_shape = flatten_samples(X)
+        # uint8/uint16 images stay integers (no float copy); the autoencoder scales them.
+        keep = getattr(X, "dtype", None) in (np.uint8, np.uint16)
         X = validate_data(
-            self, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=2 if reset else 1
+            self, X, reset=reset, dtype=None if keep else FLOAT_DTYPES,
+            ensure_min_samples=2 if reset else 1,
         )
+        if X.dtype == np.float64 and X.size:
+            check_float32_range(X)
         if reset:
             self.sample_shape_ = tuple(sample_shape or (X.shape[1],))
         else:
@@ -257,7 +262,8 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
             autoencoder.set_params(random_state=seed)
         return autoencoder
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_failure
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the autoencoder on ``X`` and set the score scale and ``offset_``.
 

@@ -4,9 +4,9 @@ import math
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
+from ._compat import Interval
 from ._base import FLOAT_DTYPES, BaseAutoEncoder
 from ._docstrings import fill_doc
 from ._samples import check_sample_shape, flatten_samples
@@ -18,17 +18,56 @@ def _validate_table(estimator, X, reset):
     # are: they hold no NaN or inf, and each batch becomes float32 on its way to the
     # network, so no float copy of the whole data is ever made. Floats are checked as usual.
     is_int = isinstance(X, np.ndarray) and X.dtype.kind in "biu"
-    return validate_data(
+    X = validate_data(
         estimator,
         X,
         reset=reset,
         dtype=None if is_int else FLOAT_DTYPES,
         ensure_min_samples=2 if reset else 1,
     )
+    if X.dtype == np.float64 and X.size:
+        check_float32_range(X)
+    return X
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(X):
+    """Raise a ValueError when a float64 array holds values that float32, the network's
+    precision, turns into inf (|x| > 3.4e38)."""
+    low, high = float(X.min()), float(X.max())
+    if low < -_FLOAT32_MAX or high > _FLOAT32_MAX:
+        raise ValueError(
+            f"X holds values in [{low:.4g}, {high:.4g}], outside float32's range "
+            f"(+-{_FLOAT32_MAX:.4g}) in which the network computes; they would become inf. "
+            "Scale the data first (e.g. sklearn.preprocessing.StandardScaler)."
+        )
+
+
+def _refuse_channels_last(estimator, X):
+    """4-D input is read as ``(n, C, H, W)``. An array whose last axis is 1, 3 or 4 long
+    while its second is longer than 4 is almost surely channels-last ``(n, H, W, C)``
+    (grayscale, RGB, RGBA), which would be read as H channels of W x C images: refuse
+    it with the fix, rather than train on scrambled images."""
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) != 4 or shape[-1] not in (1, 3, 4) or shape[1] <= 4:
+        return
+    n, height, width, n_channels = shape
+    raise ValueError(
+        f"X of shape {tuple(shape)} looks like channels-last images (n, H, W, C) = "
+        f"({n}, {height}, {width}, {n_channels}); {type(estimator).__name__} reads 4-D "
+        f"input as channels-first (n, C, H, W). Pass np.moveaxis(X, -1, 1) (shape "
+        f"({n}, {n_channels}, {height}, {width})). If the array really is "
+        f"{height} channels of {width} x {n_channels} images, pass it as flat rows "
+        f"X.reshape(len(X), -1) with image_shape={tuple(shape[1:])}."
+    )
 
 
 class _TabularAutoEncoder(BaseAutoEncoder):
     """Flat ``(n_samples, n_features)`` input, returned in the same shape."""
+
+    _AUTO_BATCH_SIZE = 128
 
     def _validate_input(self, X, reset):
         return _validate_table(self, X, reset)
@@ -37,7 +76,7 @@ class _TabularAutoEncoder(BaseAutoEncoder):
         return array
 
 
-@fill_doc(max_epochs=20, batch_size=128, lr=1e-3)
+@fill_doc
 class DenseAutoEncoder(_TabularAutoEncoder):
     """Fully connected autoencoder for tabular data and flat vectors.
 
@@ -91,8 +130,9 @@ class DenseAutoEncoder(_TabularAutoEncoder):
         activation="relu",
         loss="mse",
         output_activation="auto",
-        max_epochs=20,
-        batch_size=128,
+        input_scale="auto",
+        max_epochs="auto",
+        batch_size="auto",
         lr=1e-3,
         optimizer="adam",
         optimizer_params=None,
@@ -115,6 +155,7 @@ class DenseAutoEncoder(_TabularAutoEncoder):
             latent_dim=latent_dim,
             loss=loss,
             output_activation=output_activation,
+            input_scale=input_scale,
             max_epochs=max_epochs,
             batch_size=batch_size,
             lr=lr,
@@ -147,7 +188,7 @@ class DenseAutoEncoder(_TabularAutoEncoder):
         return DenseEncoder(*args), DenseDecoder(*args)
 
 
-@fill_doc(max_epochs=50, batch_size=-1, lr=1.0, optimizer="lbfgs")
+@fill_doc
 class LinearAutoEncoder(_TabularAutoEncoder):
     """Autoencoder with one linear encoder and one linear decoder layer: PCA, learned.
 
@@ -193,8 +234,9 @@ class LinearAutoEncoder(_TabularAutoEncoder):
         *,
         loss="mse",
         output_activation="identity",
-        max_epochs=50,
-        batch_size=-1,
+        input_scale="auto",
+        max_epochs="auto",
+        batch_size="auto",
         lr=1.0,
         optimizer="lbfgs",
         optimizer_params=None,
@@ -217,6 +259,7 @@ class LinearAutoEncoder(_TabularAutoEncoder):
             latent_dim=latent_dim,
             loss=loss,
             output_activation=output_activation,
+            input_scale=input_scale,
             max_epochs=max_epochs,
             batch_size=batch_size,
             lr=lr,
@@ -249,7 +292,7 @@ class LinearAutoEncoder(_TabularAutoEncoder):
         return DenseEncoder(*args), DenseDecoder(*args)
 
 
-@fill_doc(max_epochs=20, batch_size=64, lr=2e-3)
+@fill_doc
 class ConvAutoEncoder(BaseAutoEncoder):
     """Convolutional autoencoder for images (2-D) and signals (1-D).
 
@@ -261,6 +304,10 @@ class ConvAutoEncoder(BaseAutoEncoder):
     Accepted inputs: ``(n, H, W)`` grayscale images, ``(n, C, H, W)`` multi-channel images,
     ``(n, L)`` single-channel signals, or flat ``(n, H*W)`` / ``(n, C*H*W)`` rows with
     ``image_shape`` (so it can follow steps that output 2-D arrays in a ``Pipeline``).
+    Channels-last arrays ``(n, H, W, C)`` (a last axis of 1, 3 or 4 after a second axis
+    longer than 4) are refused with a ValueError that says to pass
+    ``np.moveaxis(X, -1, 1)``; they are never read as H channels. Integer images
+    (uint8, uint16) are scaled to [0, 1] batch by batch (see ``input_scale``).
     Outputs of ``inverse_transform`` and ``reconstruct`` have the shape seen at ``fit``.
 
     Parameters
@@ -305,6 +352,8 @@ class ConvAutoEncoder(BaseAutoEncoder):
     ((500, 8), (500, 28, 28))
     """
 
+    _AUTO_BATCH_SIZE = 64
+
     _parameter_constraints: dict = {
         **BaseAutoEncoder._parameter_constraints,
         "channels": ["array-like"],
@@ -325,8 +374,9 @@ class ConvAutoEncoder(BaseAutoEncoder):
         image_shape=None,
         loss="mse",
         output_activation="auto",
-        max_epochs=20,
-        batch_size=64,
+        input_scale="auto",
+        max_epochs="auto",
+        batch_size="auto",
         lr=2e-3,
         optimizer="adam",
         optimizer_params=None,
@@ -349,6 +399,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
             latent_dim=latent_dim,
             loss=loss,
             output_activation=output_activation,
+            input_scale=input_scale,
             max_epochs=max_epochs,
             batch_size=batch_size,
             lr=lr,
@@ -398,6 +449,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
         return image_shape if len(image_shape) == 3 else (1, *image_shape)
 
     def _validate_input(self, X, reset):
+        _refuse_channels_last(self, X)
         X, sample_shape = flatten_samples(X)
         if (
             sample_shape is not None

@@ -6,23 +6,26 @@ and which encoder/decoder to build (``_build_encoder_decoder``).
 """
 
 import copy
+import functools
+import math
 from abc import abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, PassthroughScoring, ProgressBar
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    LRScheduler,
+    PassthroughScoring,
+    ProgressBar,
+)
 from skorch.dataset import ValidSplit
 
+from ._compat import Interval, Options, StrOptions, fit_context
 from ._docstrings import fill_doc
 from ._net import (
     ArrayDataset,
@@ -50,7 +53,13 @@ def resolve_device(device):
     """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; checks CUDA requests."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise ValueError(
+            f"device={device!r} is not a device PyTorch knows; use 'auto', 'cpu', 'cuda' "
+            "or 'cuda:N'."
+        ) from error
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={str(device)!r} but PyTorch sees no CUDA device "
@@ -71,7 +80,60 @@ def _fork_rng_devices(device):
     return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
-@fill_doc()
+# The "auto" training budget (documented in the ``max_epochs`` parameter text).
+AUTO_TARGET_STEPS = 5000
+AUTO_EPOCH_BOUNDS = (20, 1000)
+AUTO_LBFGS_EPOCHS = 50
+AUTO_MIN_BATCH_SIZE = 16
+AUTO_FINAL_LR_FRACTION = 0.01
+# Largest value of the unsigned integer dtypes that "auto" input scaling divides by.
+INTEGER_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def auto_batch_size(n_train, base_batch_size):
+    """``batch_size="auto"``: ``base_batch_size``, but at most a sixteenth of the training
+    samples (and at least 16), so that a small set still gets 16 steps per epoch."""
+    return int(min(base_batch_size, max(AUTO_MIN_BATCH_SIZE, n_train // 16)))
+
+
+def auto_max_epochs(n_train, batch_size):
+    """``max_epochs="auto"``: enough epochs for about ``AUTO_TARGET_STEPS`` optimiser
+    steps, within ``AUTO_EPOCH_BOUNDS``."""
+    steps_per_epoch = math.ceil(n_train / batch_size)
+    low, high = AUTO_EPOCH_BOUNDS
+    return int(np.clip(math.ceil(AUTO_TARGET_STEPS / steps_per_epoch), low, high))
+
+
+def _check_callback(callback):
+    """A skorch callback, or a ``(name, callback)`` pair; anything else is a ValueError."""
+    named = isinstance(callback, tuple) and len(callback) == 2 and isinstance(callback[0], str)
+    if not isinstance(callback[1] if named else callback, Callback):
+        raise ValueError(
+            "callbacks must hold skorch callbacks (instances of skorch.callbacks.Callback) "
+            f"or (name, callback) pairs; got {callback!r}."
+        )
+    return callback
+
+
+def keeps_state_on_failure(fit_method):
+    """Decorate a fitting method so that, when it raises (bad data, divergence, Ctrl+C
+    outside training), the estimator is left exactly as it was before the call: still
+    fitted with its previous model, or still unfitted."""
+
+    @functools.wraps(fit_method)
+    def fit(self, *args, **kwargs):
+        state = self.__dict__.copy()
+        try:
+            return fit_method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    return fit
+
+
+@fill_doc
 class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class of skae autoencoders; subclass it for a new architecture.
 
@@ -94,8 +156,13 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "loss": [StrOptions(set(LOSSES)), callable],
         "output_activation": [StrOptions({"auto", "identity", "sigmoid", "tanh"})],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Integral, {-1}),
+            StrOptions({"auto"}),
+        ],
+        "input_scale": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither"), None],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
         "optimizer_params": [dict, None],
@@ -115,6 +182,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "verbose": ["verbose"],
     }
 
+    _AUTO_BATCH_SIZE = 128  # the "auto" batch size for large data; subclasses set theirs
+
     @abstractmethod
     def __init__(
         self,
@@ -122,8 +191,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         latent_dim,
         loss="mse",
         output_activation="auto",
-        max_epochs=20,
-        batch_size=128,
+        input_scale="auto",
+        max_epochs="auto",
+        batch_size="auto",
         lr=1e-3,
         optimizer="adam",
         optimizer_params=None,
@@ -145,6 +215,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.latent_dim = latent_dim
         self.loss = loss
         self.output_activation = output_activation
+        self.input_scale = input_scale
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -182,7 +253,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _default_optimizer_params(self):
         return {}
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_failure
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the autoencoder to reconstruct ``X``.
 
@@ -232,41 +304,78 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _check_training_data(self, X):
         if isinstance(self.loss, str) and self.loss in UNIT_INTERVAL_LOSSES:
-            low, high = value_range(X)
+            low, high = self._scaled_range(X)
             if low < 0 or high > 1:
                 raise ValueError(
-                    f"loss={self.loss!r} needs every value of X in [0, 1]; got values in "
-                    f"[{low:.4g}, {high:.4g}]. Scale the data first (divide images by 255, "
-                    "or use sklearn.preprocessing.MinMaxScaler), or use loss='mse'."
+                    f"loss={self.loss!r} needs every value of X in [0, 1] (after "
+                    f"input_scale); got values in [{low:.4g}, {high:.4g}]. Scale the data "
+                    "first (images as uint8 are scaled for you, or use "
+                    "sklearn.preprocessing.MinMaxScaler), or use loss='mse'."
                 )
         if self._contrastive_on() and self.optimizer == "lbfgs":
             raise ValueError(
                 "contrastive needs a stochastic optimizer such as 'adam': L-BFGS evaluates "
                 "each batch several times, and every evaluation draws new random views."
             )
-        if self.early_stopping:
-            n_valid = int(np.ceil(len(X) * self.validation_fraction))
-            if len(X) - n_valid < 1:
-                raise ValueError(
-                    f"early_stopping with validation_fraction={self.validation_fraction} "
-                    f"leaves no training sample out of n_samples={len(X)}."
-                )
+        if self.early_stopping and len(X) - self._n_validation(len(X)) < 1:
+            raise ValueError(
+                f"early_stopping with validation_fraction={self.validation_fraction} "
+                f"leaves no training sample out of n_samples={len(X)}."
+            )
+
+    def _n_validation(self, n_samples):
+        return int(np.ceil(n_samples * self.validation_fraction)) if self.early_stopping else 0
 
     def _contrastive_on(self):
         return self.contrastive not in (None, [], ())
+
+    def _resolve_input_scale(self, X):
+        """``input_scale_``: what every input value is divided by on its way in."""
+        if self.input_scale is None:
+            return 1.0
+        if self.input_scale == "auto":
+            return INTEGER_SCALES.get(np.dtype(X.dtype), 1.0)
+        return float(self.input_scale)
+
+    def _scaled_range(self, X):
+        low, high = value_range(X)
+        scale = self._resolve_input_scale(X)
+        return low / scale, high / scale
 
     def _resolve_output_activation(self, X):
         if self.output_activation != "auto":
             return self.output_activation
         if self.loss == "bce":
             return "sigmoid"
-        low, high = value_range(X)
+        low, high = self._scaled_range(X)
         if low >= 0 and high <= 1:
             return "sigmoid"
         return "identity"
 
+    def _resolve_training_plan(self, n_samples):
+        """Set ``batch_size_`` and ``max_epochs_`` ("auto" resolved for ``n_samples``)."""
+        n_train = n_samples - self._n_validation(n_samples)
+        lbfgs = self.optimizer == "lbfgs"
+        if self.batch_size == "auto":
+            self.batch_size_ = -1 if lbfgs else auto_batch_size(n_train, self._AUTO_BATCH_SIZE)
+        else:
+            self.batch_size_ = int(self.batch_size)
+        if self.max_epochs == "auto":
+            batch = n_train if self.batch_size_ == -1 else self.batch_size_
+            self.max_epochs_ = AUTO_LBFGS_EPOCHS if lbfgs else auto_max_epochs(n_train, batch)
+        else:
+            self.max_epochs_ = int(self.max_epochs)
+
+    def _auto_budget(self):
+        """True when ``max_epochs="auto"`` brings its schedule and plateau stop."""
+        return self.max_epochs == "auto" and self.optimizer != "lbfgs"
+
+    def _plateau_patience(self):
+        return max(self.n_iter_no_change, math.ceil(self.max_epochs_ / 10))
+
     def _make_callbacks(self):
         callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
+        sink = print if self.verbose else (lambda *a, **k: None)
         if self.early_stopping:
             callbacks.append(
                 (
@@ -277,10 +386,35 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         threshold=self.tol,
                         threshold_mode="rel",
                         load_best=True,
-                        sink=print if self.verbose else (lambda *a, **k: None),
+                        sink=sink,
                     ),
                 )
             )
+        if self._auto_budget():
+            callbacks.append(
+                (
+                    "lr_schedule",
+                    LRScheduler(
+                        policy=torch.optim.lr_scheduler.CosineAnnealingLR,
+                        T_max=self.max_epochs_,
+                        eta_min=self.lr * AUTO_FINAL_LR_FRACTION,
+                    ),
+                )
+            )
+            if not self.early_stopping:
+                callbacks.append(
+                    (
+                        "plateau",
+                        EarlyStopping(
+                            monitor="train_loss",
+                            patience=self._plateau_patience(),
+                            threshold=self.tol,
+                            threshold_mode="rel",
+                            load_best=False,
+                            sink=sink,
+                        ),
+                    )
+                )
         if self._contrastive_on():
             callbacks += [
                 (name, PassthroughScoring(name, on_train=True))
@@ -288,7 +422,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             ]
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
-        callbacks += [copy.deepcopy(cb) for cb in (self.callbacks or [])]
+        callbacks += [copy.deepcopy(_check_callback(cb)) for cb in (self.callbacks or [])]
         return callbacks
 
     def _make_net(self, module, seed, device, corruption=None, contrastive=None):
@@ -304,8 +438,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             criterion=ReconstructionCriterion(get_loss_function(self.loss)),
             optimizer=optimizer,
             lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            max_epochs=self.max_epochs_,
+            batch_size=self.batch_size_,
             iterator_train=BatchIterator,
             iterator_train__shuffle=True,
             iterator_train__seed=seed,
@@ -319,6 +453,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             contrastive=contrastive,
             contrastive_weight=self.contrastive_weight,
             contrastive_temperature=self.contrastive_temperature,
+            input_scale=self.input_scale_,
             **{f"optimizer__{k}": v for k, v in optimizer_params.items()},
         )
         params.update(self.net_params or {})
@@ -326,7 +461,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _build_net(self, network_shape, seed, device):
         """The untrained skorch net for samples of ``network_shape`` (used by ``fit`` and
-        by :func:`skae.persistence.load`); needs ``output_activation_``."""
+        by :func:`skae.persistence.load`); needs ``output_activation_``, ``input_scale_``,
+        ``batch_size_`` and ``max_epochs_``."""
         encoder, decoder = self._build_encoder_decoder(network_shape)
         # Its own seed stream: the views must not shift the corruption's draws.
         contrastive = make_corruption(self.contrastive, seed + 1, device, "contrastive")
@@ -335,27 +471,65 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             encoder, decoder, get_activation(self.output_activation_), projection
         )
         corruption = make_corruption(self.corruption, seed, device)
-        return self._make_net(module, seed, device, corruption, contrastive)
+        net = self._make_net(module, seed, device, corruption, contrastive)
+        net.network_shape = tuple(network_shape)
+        return net
 
     def _fit_network(self, X, target=None):
         """Build and train ``net_`` on network-layout data (and optional clean targets)."""
-        self._check_training_data(X if target is None else target)
+        reference = X if target is None else target
+        self.input_scale_ = self._resolve_input_scale(X)
+        self._check_training_data(reference)
         device = resolve_device(self.device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        self.output_activation_ = self._resolve_output_activation(
-            X if target is None else target
-        )
+        self.output_activation_ = self._resolve_output_activation(reference)
+        self._resolve_training_plan(len(X))
         with torch.random.fork_rng(devices=_fork_rng_devices(device)):
             torch.manual_seed(seed)
-            net = self._build_net(X.shape[1:], seed, device)
+            net = self._warm_started_net(X.shape[1:])
+            if net is None:
+                net = self._build_net(X.shape[1:], seed, device)
             net.fit(ArrayDataset(X, target), y=None)
+        net.module_.eval()  # inference then never switches modes (thread-safe)
         self.net_ = net
         self.history_ = net.history
         # Empty when Ctrl+C stopped the first epoch (RestoreOnInterrupt keeps the
         # initial weights then).
         self.loss_curve_ = [float(row["train_loss"]) for row in net.history]
         self.n_epochs_ = len(net.history)
+        self.stop_reason_ = self._stop_reason(net)
+        if len(net.history):
+            net.history.record("stop_reason", self.stop_reason_)
         return self
+
+    def _stop_reason(self, net):
+        """Why training ended, in words (also the last history row's ``stop_reason``)."""
+        callbacks = dict(net.callbacks_)
+        if getattr(callbacks.get("restore_on_interrupt"), "interrupted_", False):
+            return "interrupted (KeyboardInterrupt): weights of the last finished epoch kept"
+        for name, what in (("early_stopping", "validation"), ("plateau", "training")):
+            stopper = callbacks.get(name)
+            if stopper is not None and getattr(stopper, "misses_", 0) >= stopper.patience:
+                return (
+                    f"converged: the {what} loss improved by less than tol={self.tol:g} "
+                    f"(relative) for {stopper.patience} epochs"
+                )
+        return f"max_epochs reached ({len(net.history)} epochs)"
+
+    def _warm_started_net(self, network_shape):
+        """With ``net_params={"warm_start": True}``, the fitted net to train further
+        (same weights and optimizer state, ``max_epochs`` more epochs); None otherwise.
+        Data of another shape than the fitted model's is a ValueError."""
+        if not (self.net_params or {}).get("warm_start") or not hasattr(self, "net_"):
+            return None
+        fitted_shape = tuple(getattr(self.net_, "network_shape", ()))
+        if tuple(network_shape) != fitted_shape:
+            raise ValueError(
+                f"warm_start continues training the fitted network, which takes samples of "
+                f"network shape {fitted_shape}; got {tuple(network_shape)}. Refit without "
+                "warm_start for data of another shape."
+            )
+        return self.net_
 
     # ------------------------------------------------------------------ inference
     @property
@@ -372,9 +546,17 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _n_features_out(self):
         return self.net_ and self.latent_dim  # AttributeError before fit, as sklearn expects
 
-    def _map_batches(self, function, *arrays, dtype=np.float32):
-        """Apply ``function(module, *batches)`` batch-wise on the fitted module."""
-        return map_batches(self.net_.module_, self.net_.device, function, *arrays, dtype=dtype)
+    def _map_batches(self, function, *arrays, dtype=np.float32, scale_input=False):
+        """Apply ``function(module, *batches)`` batch-wise on the fitted module.
+
+        With ``scale_input``, the batches of the first array (data in the user's units)
+        are divided by ``input_scale_`` on the device, as in training.
+        """
+        input_scale = self.input_scale_ if scale_input else 1.0
+        return map_batches(
+            self.net_.module_, self.net_.device, function, *arrays, dtype=dtype,
+            input_scale=input_scale,
+        )
 
     def transform(self, X):
         """Encode ``X`` into latent codes.
@@ -391,7 +573,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self, "net_")
         X = self._check_input(X, reset=False)
-        return self._map_batches(lambda m, x: m.encode(x), X, dtype=_output_dtype(X))
+        return self._map_batches(
+            lambda m, x: m.encode(x), X, dtype=_output_dtype(X), scale_input=True
+        )
 
     def inverse_transform(self, X):
         """Decode latent codes back to data space.
@@ -408,7 +592,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self, "net_")
         codes = self._check_codes(X)
-        out = self._map_batches(lambda m, z: m.decode(z), codes, dtype=codes.dtype)
+        scale = self.input_scale_
+        out = self._map_batches(lambda m, z: m.decode(z) * scale, codes, dtype=codes.dtype)
         return self._to_sample_shape(out)
 
     def _check_codes(self, codes):
@@ -434,7 +619,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self, "net_")
         X = self._check_input(X, reset=False)
-        out = self._map_batches(lambda m, x: m(x), X, dtype=_output_dtype(X))
+        scale = self.input_scale_
+        out = self._map_batches(
+            lambda m, x: m(x) * scale, X, dtype=_output_dtype(X), scale_input=True
+        )
         return self._to_sample_shape(out)
 
     def reconstruction_error(self, X):
@@ -452,7 +640,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self, "net_")
         X = self._check_input(X, reset=False)
         loss = get_loss_function(self.loss)
-        return self._map_batches(lambda m, x: loss(m(x), x), X, dtype=np.float64)
+        return self._map_batches(
+            lambda m, x: loss(m(x), x), X, dtype=np.float64, scale_input=True
+        )
 
     def score(self, X, y=None):
         """Minus the mean reconstruction error, so that higher is better.
@@ -472,7 +662,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return -float(np.mean(self.reconstruction_error(X)))
 
     # ------------------------------------------------------------------ restoration
-    @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_failure
+    @fit_context(prefer_skip_nested_validation=True)
     def fit_pairs(self, X, X_target):
         """Train on pairs: map each sample of ``X`` (e.g. noisy) to its ``X_target`` (clean).
 

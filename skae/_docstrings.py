@@ -1,5 +1,7 @@
 """Parameter and attribute text shared by every skae autoencoder, written once."""
 
+import inspect
+
 _TRAINING_PARAMETERS = """\
 loss : {{"mse", "l1", "bce", "ssim", "ssim_l1", "perceptual"}} or callable, default="mse"
         Reconstruction loss. ``"bce"`` needs data in [0, 1]. ``"ssim"``, ``"ssim_l1"`` and
@@ -7,20 +9,45 @@ loss : {{"mse", "l1", "bce", "ssim", "ssim_l1", "perceptual"}} or callable, defa
         such as ``SSIMLoss(window_size=11)`` or ``PerceptualLoss(my_cnn)`` from
         :mod:`skae.losses` work too. A callable takes ``(reconstruction, target)`` tensors
         and returns one loss per sample, shape (n,).
-    output_activation : {{"auto", "identity", "sigmoid", "tanh"}}, default="auto"
+    output_activation : {{"auto", "identity", "sigmoid", "tanh"}}, default={output_activation}
         Applied to the decoder's output. ``"auto"`` picks ``"sigmoid"`` when the loss is
         ``"bce"`` or every training value lies in [0, 1] (e.g. images), else
         ``"identity"``.
-    max_epochs : int, default={max_epochs}
-        Number of passes over the training data (fewer with early stopping).
+    input_scale : "auto", float or None, default={input_scale}
+        What every input value is divided by before the network sees it (on the device,
+        one batch at a time: a uint8 ``numpy.memmap`` is never copied whole as floats).
+        ``"auto"`` divides ``uint8`` data by 255 and ``uint16`` data by 65535 (images
+        then reach the network in [0, 1], and ``output_activation="auto"`` picks a
+        sigmoid) and leaves every other dtype as it is; a float divides any input (e.g.
+        4095 for 12-bit camera images stored as uint16); None is 1. The chosen divisor
+        is ``input_scale_``, applied to every later input too, whatever its dtype.
+        ``reconstruct``, ``inverse_transform`` and ``inpaint`` return values in the
+        input's units (multiplied back); the training loss and
+        ``reconstruction_error`` are in the network's units.
+    max_epochs : int or "auto", default={max_epochs}
+        Passes over the training data. ``"auto"`` scales the budget with the data:
+        ``clip(ceil(5000 / steps_per_epoch), 20, 1000)`` epochs (about 5,000 optimiser
+        steps, but at least 20 and at most 1,000 epochs; 50 epochs with
+        ``optimizer="lbfgs"``), where ``steps_per_epoch = ceil(n_train / batch_size_)``.
+        With ``"auto"`` the learning rate also follows a cosine schedule from ``lr`` down
+        to ``lr / 100`` over those epochs, and training stops early once the training
+        loss has not improved by ``tol`` (relative) for ``max(n_iter_no_change,
+        ceil(max_epochs_ / 10))`` epochs (with ``early_stopping``, the validation loss
+        decides instead). For example, 500 images get 20 steps per epoch and 250
+        epochs; 60,000 images at batch size 64 get 20 epochs. An int is that many
+        epochs at the constant ``lr`` (fewer only with early stopping). Why training
+        stopped is ``stop_reason_`` (and the last history row's ``stop_reason``).
         Interrupting ``fit`` with Ctrl+C (``KeyboardInterrupt``) stops training with a
         warning and keeps a usable model with the weights of the last finished epoch.
-    batch_size : int, default={batch_size}
+    batch_size : int or "auto", default={batch_size}
         Samples per gradient step; ``-1`` uses the whole training set per step.
+        ``"auto"`` is {auto_batch_size}, but at most ``n_train // 16`` (and at least 16),
+        so that small data sets still get 16 steps per epoch; ``-1`` with
+        ``optimizer="lbfgs"``. The value used is ``batch_size_``.
     lr : float, default={lr}
         Learning rate of the optimizer.
     optimizer : {{"adam", "adamw", "sgd", "rmsprop", "lbfgs"}} or torch optimizer class, \
-default="{optimizer}"
+default={optimizer}
         The optimizer.
     optimizer_params : dict, default=None
         Extra keyword arguments of the optimizer, e.g. ``{{"weight_decay": 1e-5}}``.
@@ -90,6 +117,15 @@ net_ : skorch.NeuralNet
         Training loss after each epoch.
     n_epochs_ : int
         Number of epochs run.
+    max_epochs_ : int
+        The epoch budget used (``max_epochs="auto"`` resolved for the data).
+    batch_size_ : int
+        The batch size used (``batch_size="auto"`` resolved for the data).
+    stop_reason_ : str
+        Why training stopped: the budget was reached, the loss converged (early
+        stopping or the plateau rule of ``max_epochs="auto"``), or Ctrl+C.
+    input_scale_ : float
+        The divisor applied to every input (``input_scale`` resolved; 1.0 for none).
     output_activation_ : str
         The output activation chosen (``"auto"`` resolved).
     n_features_in_ : int
@@ -103,16 +139,29 @@ net_ : skorch.NeuralNet
         The trained decoder (codes to inputs, before the output activation)."""
 
 
-def fill_doc(max_epochs=20, batch_size=128, lr=1e-3, optimizer="adam"):
-    """Substitute ``{training_parameters}`` and ``{fitted_attributes}`` in a docstring."""
-    training = _TRAINING_PARAMETERS.format(
-        max_epochs=max_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer
-    )
+def _default_text(value):
+    """A default as numpydoc writes it: strings quoted, everything else as ``repr``."""
+    return f'"{value}"' if isinstance(value, str) else repr(value)
 
-    def decorate(obj):
-        obj.__doc__ = obj.__doc__.replace("{training_parameters}", training).replace(
-            "{fitted_attributes}", _FITTED_ATTRIBUTES
-        )
+
+def fill_doc(obj):
+    """Class decorator: substitute ``{training_parameters}`` and ``{fitted_attributes}``.
+
+    The defaults quoted in the text are read from the signature of ``obj.__init__``, so
+    the docstring cannot disagree with the code. A missing docstring (``python -OO``)
+    is left missing.
+    """
+    if not obj.__doc__:
         return obj
-
-    return decorate
+    signature = inspect.signature(obj.__init__)
+    defaults = {
+        name: _default_text(parameter.default)
+        for name, parameter in signature.parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    defaults["auto_batch_size"] = getattr(obj, "_AUTO_BATCH_SIZE", 128)
+    training = _TRAINING_PARAMETERS.format(**defaults)
+    obj.__doc__ = obj.__doc__.replace("{training_parameters}", training).replace(
+        "{fitted_attributes}", _FITTED_ATTRIBUTES
+    )
+    return obj

@@ -49,11 +49,13 @@ def _as_batch_tensor(batch):
     return torch.from_numpy(batch)
 
 
-def _to_float_on(tensor, device):
-    """``tensor`` on ``device`` as float32 (asynchronous copy from pinned memory)."""
+def _to_float_on(tensor, device, scale=1.0):
+    """``tensor`` on ``device`` as float32 (asynchronous copy from pinned memory), divided
+    by ``scale`` there (e.g. 255 for uint8 images: the copy moves the uint8 bytes)."""
     if tensor is None:
         return None
-    return tensor.to(device, non_blocking=tensor.is_pinned()).float()
+    tensor = tensor.to(device, non_blocking=tensor.is_pinned()).float()
+    return tensor if scale == 1 else tensor.div_(scale)
 
 
 def _as_float_tensor(batch):
@@ -83,15 +85,20 @@ def _wants_prefetch(device, arrays):
     )
 
 
-def map_batches(module, device, function, *arrays, dtype=np.float32):
+def map_batches(module, device, function, *arrays, dtype=np.float32, input_scale=1.0):
     """Apply ``function(module, *batches)`` to aligned batches, in eval mode, no gradients.
+
+    The module is switched to eval mode if it is not there already and left there. The
+    batches of the first array are divided by ``input_scale`` on the device.
 
     Only one batch of each array is read, made float32 and moved to ``device`` at a time
     (uint8 memmaps stay on disk, datasets are fetched per batch); results fill one
     preallocated array of ``dtype``.
     """
-    was_training = module.training
-    module.eval()
+    if module.training:
+        # Left in eval mode: a fitted module is put there once after fit, so inference
+        # mutates nothing and concurrent calls are safe; training sets train mode itself.
+        module.eval()
     n_samples = len(arrays[0])
     starts = range(0, n_samples, INFERENCE_BATCH_SIZE)
     batches = (
@@ -101,16 +108,16 @@ def map_batches(module, device, function, *arrays, dtype=np.float32):
     if _wants_prefetch(device, arrays):
         batches = prefetch(batches)
     out = None
-    try:
-        with torch.inference_mode():
-            for start, batch in batches:
-                batch = [_to_float_on(b, device) for b in batch]
-                result = function(module, *batch).cpu().numpy()
-                if out is None:
-                    out = np.empty((n_samples, *result.shape[1:]), dtype=dtype)
-                out[start : start + len(result)] = result
-    finally:
-        module.train(was_training)
+    with torch.inference_mode():
+        for start, batch in batches:
+            batch = [
+                _to_float_on(b, device, input_scale if i == 0 else 1.0)
+                for i, b in enumerate(batch)
+            ]
+            result = function(module, *batch).cpu().numpy()
+            if out is None:
+                out = np.empty((n_samples, *result.shape[1:]), dtype=dtype)
+            out[start : start + len(result)] = result
     return out
 
 
@@ -240,17 +247,52 @@ class BatchIterator:
             yield batch
 
 
+_DIVERGENCE_ADVICE = (
+    "Lower the learning rate (lr={lr}), scale the data (e.g. StandardScaler, or images in "
+    "[0, 1]), or clip gradients with skorch.callbacks.GradientNormClipping."
+)
+
+
 class StopOnNonFiniteLoss(Callback):
-    """Abort training with :class:`~skae.exceptions.TrainingDivergedError` on a NaN/inf loss."""
+    """Abort training with :class:`~skae.exceptions.TrainingDivergedError` when it diverges.
+
+    Divergence is a NaN/inf batch loss, or a training epoch whose mean loss is more than
+    ``explosion_factor`` times the first batch's loss or the lowest epoch loss so far:
+    Adam at an absurd learning rate keeps finite losses of 1e27 that no model can use.
+    """
+
+    def __init__(self, explosion_factor=1e4):
+        self.explosion_factor = explosion_factor
+
+    def initialize(self):
+        self.reference_loss_ = math.inf  # the first batch's loss, then the best epoch's
+        return self
 
     def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
-        if loss is not None and not math.isfinite(loss.item()):
+        if loss is None:
+            return
+        value = loss.item()
+        if not math.isfinite(value):
             raise TrainingDivergedError(
                 f"Training diverged: the {'training' if training else 'validation'} loss "
-                f"became {loss.item()} in epoch {len(net.history)}. Lower the learning rate "
-                f"(lr={net.lr}), scale the data (e.g. StandardScaler, or images in [0, 1]), "
-                "or clip gradients with skorch.callbacks.GradientNormClipping."
+                f"became {value} in epoch {len(net.history)}. "
+                + _DIVERGENCE_ADVICE.format(lr=net.lr)
             )
+        if training and self.reference_loss_ == math.inf:
+            self.reference_loss_ = value
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("train_loss")
+        if loss is None or not math.isfinite(self.reference_loss_):
+            return
+        if loss > self.explosion_factor * max(self.reference_loss_, 1e-12):
+            raise TrainingDivergedError(
+                f"Training diverged: the training loss exploded from "
+                f"{self.reference_loss_:.4g} to {loss:.4g} (more than "
+                f"{self.explosion_factor:g} times) in epoch {len(net.history)}. "
+                + _DIVERGENCE_ADVICE.format(lr=net.lr)
+            )
+        self.reference_loss_ = min(self.reference_loss_, loss)
 
 
 class RestoreOnInterrupt(Callback):
@@ -266,6 +308,7 @@ class RestoreOnInterrupt(Callback):
     def on_train_begin(self, net, **kwargs):
         self._snapshot(net)
         self.in_epoch_ = False
+        self.interrupted_ = False
 
     def on_epoch_begin(self, net, **kwargs):
         self.in_epoch_ = True
@@ -278,6 +321,7 @@ class RestoreOnInterrupt(Callback):
         if not getattr(self, "in_epoch_", False):
             return
         _unwrapped(net.module_).load_state_dict(self.state_dict_)
+        self.interrupted_ = True
         interrupted = len(net.history)
         if net.history and "train_loss" not in net.history[-1]:
             net.history.pop()
@@ -320,8 +364,10 @@ class AutoEncoderNet(NeuralNet):
     """
 
     def __init__(self, *args, corruption=None, precision="32", contrastive=None,
-                 contrastive_weight=1.0, contrastive_temperature=0.5, **kwargs):
+                 contrastive_weight=1.0, contrastive_temperature=0.5, input_scale=1.0,
+                 **kwargs):
         super().__init__(*args, **kwargs)
+        self.input_scale = input_scale
         self.corruption = corruption
         self.precision = precision
         self.contrastive = contrastive
@@ -399,16 +445,26 @@ class AutoEncoderNet(NeuralNet):
         ):
             self._set_training(True)
 
+    def _prepare_batch(self, batch):
+        """A batch ``(X, target or None)`` on the device as float32 in the network's units
+        (divided by ``input_scale``): ``(X, target)``, the target being X when None."""
+        Xi, yi = batch
+        device = self._compute_device()
+        clean = _to_float_on(Xi, device, self.input_scale)
+        target = clean if yi is None else _to_float_on(yi, device, self.input_scale)
+        return clean, target
+
     def _training_batch(self, batch):
         """Move a batch to the device as float32; corrupt the input, keep the target clean.
 
         Returns the network's input, the target and the uncorrupted input."""
-        Xi, yi = batch
-        device = self._compute_device()
-        clean = _to_float_on(Xi, device)
-        target = clean if yi is None else _to_float_on(yi, device)
+        clean, target = self._prepare_batch(batch)
         Xi = clean if self.corruption is None else self.corruption(clean)
         return Xi, target, clean
+
+    def validation_step(self, batch, **fit_params):
+        # Validation batches get the same conversion and scaling as training ones.
+        return super().validation_step(self._prepare_batch(batch), **fit_params)
 
     def _contrastive_views(self, clean):
         """Two augmented views of every sample, stacked: ``(2n, ...)``."""
@@ -463,7 +519,9 @@ class AutoEncoderNet(NeuralNet):
         return None
 
     def infer(self, x, **fit_params):
-        if isinstance(x, torch.Tensor):  # integer batches become float32 on the device
+        # Batches prepared by _prepare_batch are float32 on the device already; a raw
+        # integer batch (skorch's own predict/forward) becomes float32 there, unscaled.
+        if isinstance(x, torch.Tensor):
             x = _to_float_on(x, self._compute_device())
         return super().infer(x, **fit_params)
 

@@ -11,7 +11,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.utils import check_array
-from sklearn.utils.validation import _check_feature_names, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
+
+from ._compat import check_feature_names
 
 _AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
@@ -72,7 +74,7 @@ def check_inpaint_input(estimator, X, mask):
     Returns ``(X_array, mask_array)``: ``X_array`` a float copy of X in the caller's
     shape, ``mask_array`` a bool array of the same shape.
     """
-    _check_feature_names(estimator, X, reset=False)
+    check_feature_names(estimator, X, reset=False)
     X_arr = check_array(
         X, dtype=(np.float32, np.float64), ensure_all_finite="allow-nan", allow_nd=True,
         copy=True, input_name="X",
@@ -130,16 +132,20 @@ def inpaint(estimator, X, mask=None, *, n_iter=3, init="mean"):
         X_net = estimator._validate_input(X_zero, reset=False)
     mask_net = mask_arr.reshape(X_net.shape)
 
+    scale = estimator.input_scale_  # the network works in units of X / scale
+
     def fill(module, x, m):
         m = m > 0.5
         x = local_mean_fill(x, m) if init == "mean" else torch.where(
-            m, torch.tensor(float(init), dtype=x.dtype, device=x.device), x
+            m, torch.tensor(float(init) / scale, dtype=x.dtype, device=x.device), x
         )
         for _ in range(n_iter):
             x = torch.where(m, module(x), x)
-        return x
+        return x * scale
 
-    restored = estimator._map_batches(fill, X_net, mask_net, dtype=X_arr.dtype)
+    restored = estimator._map_batches(
+        fill, X_net, mask_net, dtype=X_arr.dtype, scale_input=True
+    )
     out = X_arr  # already a private copy
     out[mask_arr] = restored.reshape(X_arr.shape)[mask_arr]
     return out
