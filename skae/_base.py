@@ -81,11 +81,13 @@ def _fork_rng_devices(device):
 
 
 # The "auto" training budget (documented in the ``max_epochs`` parameter text).
-AUTO_TARGET_STEPS = 5000
+AUTO_SAMPLE_PASSES = 120_000
 AUTO_EPOCH_BOUNDS = (20, 1000)
 AUTO_LBFGS_EPOCHS = 50
 AUTO_MIN_BATCH_SIZE = 16
 AUTO_FINAL_LR_FRACTION = 0.01
+# early_stopping="auto" holds samples out only when at least this many are held out.
+AUTO_MIN_VALIDATION_SAMPLES = 10
 # Largest value of the unsigned integer dtypes that "auto" input scaling divides by.
 INTEGER_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
@@ -96,12 +98,11 @@ def auto_batch_size(n_train, base_batch_size):
     return int(min(base_batch_size, max(AUTO_MIN_BATCH_SIZE, n_train // 16)))
 
 
-def auto_max_epochs(n_train, batch_size):
-    """``max_epochs="auto"``: enough epochs for about ``AUTO_TARGET_STEPS`` optimiser
-    steps, within ``AUTO_EPOCH_BOUNDS``."""
-    steps_per_epoch = math.ceil(n_train / batch_size)
+def auto_max_epochs(n_train):
+    """``max_epochs="auto"``: enough epochs for about ``AUTO_SAMPLE_PASSES`` sample
+    passes (``n_train * epochs``), within ``AUTO_EPOCH_BOUNDS``."""
     low, high = AUTO_EPOCH_BOUNDS
-    return int(np.clip(math.ceil(AUTO_TARGET_STEPS / steps_per_epoch), low, high))
+    return int(np.clip(math.ceil(AUTO_SAMPLE_PASSES / n_train), low, high))
 
 
 def _check_callback(callback):
@@ -166,7 +167,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "lr": [Interval(Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
         "optimizer_params": [dict, None],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -197,7 +198,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         lr=1e-3,
         optimizer="adam",
         optimizer_params=None,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
@@ -317,14 +318,16 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "contrastive needs a stochastic optimizer such as 'adam': L-BFGS evaluates "
                 "each batch several times, and every evaluation draws new random views."
             )
-        if self.early_stopping and len(X) - self._n_validation(len(X)) < 1:
+        if self.early_stopping_ and len(X) - self._n_validation(len(X)) < 1:
             raise ValueError(
                 f"early_stopping with validation_fraction={self.validation_fraction} "
                 f"leaves no training sample out of n_samples={len(X)}."
             )
 
     def _n_validation(self, n_samples):
-        return int(np.ceil(n_samples * self.validation_fraction)) if self.early_stopping else 0
+        if not self.early_stopping_:
+            return 0
+        return int(np.ceil(n_samples * self.validation_fraction))
 
     def _contrastive_on(self):
         return self.contrastive not in (None, [], ())
@@ -353,16 +356,23 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return "identity"
 
     def _resolve_training_plan(self, n_samples):
-        """Set ``batch_size_`` and ``max_epochs_`` ("auto" resolved for ``n_samples``)."""
-        n_train = n_samples - self._n_validation(n_samples)
+        """Set ``early_stopping_``, ``batch_size_`` and ``max_epochs_`` ("auto" resolved
+        for ``n_samples``)."""
         lbfgs = self.optimizer == "lbfgs"
+        if self.early_stopping == "auto":
+            n_valid = math.ceil(n_samples * self.validation_fraction)
+            self.early_stopping_ = bool(
+                self._auto_budget() and AUTO_MIN_VALIDATION_SAMPLES <= n_valid < n_samples
+            )
+        else:
+            self.early_stopping_ = bool(self.early_stopping)
+        n_train = n_samples - self._n_validation(n_samples)
         if self.batch_size == "auto":
             self.batch_size_ = -1 if lbfgs else auto_batch_size(n_train, self._AUTO_BATCH_SIZE)
         else:
             self.batch_size_ = int(self.batch_size)
         if self.max_epochs == "auto":
-            batch = n_train if self.batch_size_ == -1 else self.batch_size_
-            self.max_epochs_ = AUTO_LBFGS_EPOCHS if lbfgs else auto_max_epochs(n_train, batch)
+            self.max_epochs_ = AUTO_LBFGS_EPOCHS if lbfgs else auto_max_epochs(n_train)
         else:
             self.max_epochs_ = int(self.max_epochs)
 
@@ -376,13 +386,16 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _make_callbacks(self):
         callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
         sink = print if self.verbose else (lambda *a, **k: None)
-        if self.early_stopping:
+        if self.early_stopping_:
+            patience = (
+                self._plateau_patience() if self.early_stopping == "auto" else self.n_iter_no_change
+            )
             callbacks.append(
                 (
                     "early_stopping",
                     EarlyStopping(
                         monitor="valid_loss",
-                        patience=self.n_iter_no_change,
+                        patience=patience,
                         threshold=self.tol,
                         threshold_mode="rel",
                         load_best=True,
@@ -401,7 +414,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     ),
                 )
             )
-            if not self.early_stopping:
+            if not self.early_stopping_:
                 callbacks.append(
                     (
                         "plateau",
@@ -430,7 +443,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         optimizer_params = {**self._default_optimizer_params(), **(self.optimizer_params or {})}
         train_split = (
             ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
-            if self.early_stopping
+            if self.early_stopping_
             else None
         )
         params = dict(
@@ -479,11 +492,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Build and train ``net_`` on network-layout data (and optional clean targets)."""
         reference = X if target is None else target
         self.input_scale_ = self._resolve_input_scale(X)
+        self._resolve_training_plan(len(X))
         self._check_training_data(reference)
         device = resolve_device(self.device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         self.output_activation_ = self._resolve_output_activation(reference)
-        self._resolve_training_plan(len(X))
         with torch.random.fork_rng(devices=_fork_rng_devices(device)):
             torch.manual_seed(seed)
             net = self._warm_started_net(X.shape[1:])

@@ -61,8 +61,9 @@ class BitstreamCodec:
         Raises
         ------
         InvalidPayloadError
-            If the payload is truncated, corrupted, not a skae payload, or made by another
-            model (it is a ``ValueError``).
+            If the payload is truncated, corrupted, not a skae payload, made by another
+            model, or its header claims more samples than its body can hold (it is a
+            ``ValueError``). Nothing else escapes from the entropy coder.
         """
         check_is_fitted(self, "probabilities_")
         body, n_samples, dtype = unpack(

@@ -26,19 +26,19 @@ loss : {{"mse", "l1", "bce", "ssim", "ssim_l1", "perceptual"}} or callable, defa
         ``reconstruction_error`` are in the network's units.
     max_epochs : int or "auto", default={max_epochs}
         Passes over the training data. ``"auto"`` scales the budget with the data:
-        ``clip(ceil(5000 / steps_per_epoch), 20, 1000)`` epochs (about 5,000 optimiser
-        steps, but at least 20 and at most 1,000 epochs; 50 epochs with
-        ``optimizer="lbfgs"``), where ``steps_per_epoch = ceil(n_train / batch_size_)``.
-        With ``"auto"`` the learning rate also follows a cosine schedule from ``lr`` down
-        to ``lr / 100`` over those epochs, and training stops early once the training
-        loss has not improved by ``tol`` (relative) for ``max(n_iter_no_change,
-        ceil(max_epochs_ / 10))`` epochs (with ``early_stopping``, the validation loss
-        decides instead). For example, 500 images get 20 steps per epoch and 250
-        epochs; 60,000 images at batch size 64 get 20 epochs. An int is that many
-        epochs at the constant ``lr`` (fewer only with early stopping). Why training
-        stopped is ``stop_reason_`` (and the last history row's ``stop_reason``).
-        Interrupting ``fit`` with Ctrl+C (``KeyboardInterrupt``) stops training with a
-        warning and keeps a usable model with the weights of the last finished epoch.
+        ``clip(ceil(120000 / n_train), 20, 1000)`` epochs, i.e. about 120,000 sample
+        passes but at least 20 and at most 1,000 epochs (50 epochs with
+        ``optimizer="lbfgs"``): 500 images get 240 epochs, 6,000 or more get 20. With
+        ``"auto"`` the learning rate follows a cosine schedule from ``lr`` down to
+        ``lr / 100`` over those epochs, and training stops once the loss that
+        ``early_stopping`` watches (the held-out loss, or the training loss when no
+        samples are held out) has not improved by ``tol`` (relative) for
+        ``max(n_iter_no_change, ceil(max_epochs_ / 10))`` epochs. An int is that many
+        epochs at the constant ``lr`` (fewer only with ``early_stopping=True``). Why
+        training stopped is ``stop_reason_`` (and the last history row's
+        ``stop_reason``). Interrupting ``fit`` with Ctrl+C (``KeyboardInterrupt``) stops
+        training with a warning and keeps a usable model with the weights of the last
+        finished epoch.
     batch_size : int or "auto", default={batch_size}
         Samples per gradient step; ``-1`` uses the whole training set per step.
         ``"auto"`` is {auto_batch_size}, but at most ``n_train // 16`` (and at least 16),
@@ -51,12 +51,15 @@ default={optimizer}
         The optimizer.
     optimizer_params : dict, default=None
         Extra keyword arguments of the optimizer, e.g. ``{{"weight_decay": 1e-5}}``.
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default={early_stopping}
         Hold out ``validation_fraction`` of the training data and stop when its loss has
         not improved by ``tol`` (relative) for ``n_iter_no_change`` epochs; the best
-        weights are restored (skorch's ``EarlyStopping``).
+        weights are restored (skorch's ``EarlyStopping``). ``"auto"`` does this only
+        with ``max_epochs="auto"`` (patience as described there) and when at least 10
+        samples are held out; a smaller set trains on every sample and stops on the
+        training loss's plateau. Whether it was on is ``early_stopping_``.
     validation_fraction : float in (0, 1), default=0.1
-        Fraction held out for early stopping; used only when ``early_stopping=True``.
+        Fraction held out for early stopping; used only when early stopping is on.
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     tol : float, default=1e-4
@@ -121,6 +124,8 @@ net_ : skorch.NeuralNet
         The epoch budget used (``max_epochs="auto"`` resolved for the data).
     batch_size_ : int
         The batch size used (``batch_size="auto"`` resolved for the data).
+    early_stopping_ : bool
+        Whether samples were held out for early stopping (``"auto"`` resolved).
     stop_reason_ : str
         Why training stopped: the budget was reached, the loss converged (early
         stopping or the plateau rule of ``max_epochs="auto"``), or Ctrl+C.

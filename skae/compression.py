@@ -15,13 +15,12 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
-    _fit_context,
     clone,
 )
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ._compat import HasMethods, Interval, fit_context
 from ._base import BaseAutoEncoder
 from ._codec import InvalidPayloadError, QuantisedEncoder, fingerprint, fit_probabilities
 from ._codec_base import BitstreamCodec
@@ -102,8 +101,10 @@ class AutoEncoderCodec(
     -----
     ``decompress(compress(X))`` equals ``reconstruct(X)`` exactly: both decode the same
     integer levels through the same batches. A payload carries its model's fingerprint
-    and a CRC-32; truncated or corrupted payloads, and payloads of another model, raise
-    :class:`InvalidPayloadError`. The model (network, tables) is not in the payload.
+    and a CRC-32; truncated or corrupted payloads, payloads of another model, and headers
+    that claim more samples than their body can hold (checked before anything is decoded
+    or allocated) raise :class:`InvalidPayloadError`, and nothing else escapes from the
+    entropy coder. The model (network, tables) is not in the payload.
 
     References
     ----------
@@ -155,7 +156,7 @@ class AutoEncoderCodec(
             )
         return clone(self.autoencoder)
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Train the autoencoder aware of quantisation and fit the entropy model.
 
@@ -191,7 +192,9 @@ class AutoEncoderCodec(
         finally:
             del ae._build_encoder_decoder
         quantiser = ae.net_.module_.encoder
-        quantiser.calibrate(ae._map_batches(lambda m, x: m.encoder.encoder(x), X))
+        quantiser.calibrate(
+            ae._map_batches(lambda m, x: m.encoder.encoder(x), X, scale_input=True)
+        )
         self.autoencoder_ = ae
         self.n_features_in_ = ae.n_features_in_
         if hasattr(ae, "feature_names_in_"):
@@ -222,13 +225,16 @@ class AutoEncoderCodec(
         return self.autoencoder_._validate_input(X, reset=False)
 
     def _encode_levels(self, X):
-        levels = self.autoencoder_._map_batches(lambda m, x: m.encoder.quantise(x), X)
+        levels = self.autoencoder_._map_batches(
+            lambda m, x: m.encoder.quantise(x), X, scale_input=True
+        )
         return levels.astype(np.int64)
 
     def _decode_levels(self, levels):
         max_level = float(2**self.bits - 1)
         ae = self.autoencoder_
-        out = ae._map_batches(lambda m, q: m.decode(q / max_level), levels)
+        scale = ae.input_scale_
+        out = ae._map_batches(lambda m, q: m.decode(q / max_level) * scale, levels)
         return ae._to_sample_shape(out)
 
     # -- transformer API ---------------------------------------------------------------

@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 NOISE = -1
+# UMAP's spectral initialisation of a 2-D map needs n_samples > 2 + 1.
+MAP_2D_MIN_SAMPLES = 4
 
 
 @dataclass
@@ -205,10 +207,22 @@ def map_2d(codes, *, n_neighbors=15, min_dist=0.1, random_state=None):
     Returns
     -------
     coordinates : ndarray of shape (n_samples, 2)
+
+    Raises
+    ------
+    ValueError
+        If ``codes`` has fewer than 4 samples (and not 2 columns): UMAP's spectral
+        initialisation needs more samples than map dimensions plus one.
     """
     codes = check_array(codes, dtype=np.float32)
     if codes.shape[1] == 2:
         return codes.copy()
+    if len(codes) < MAP_2D_MIN_SAMPLES:
+        raise ValueError(
+            f"map_2d needs at least {MAP_2D_MIN_SAMPLES} samples to embed codes of "
+            f"{codes.shape[1]} dimensions with UMAP; got {len(codes)}. For so few items "
+            "plot the codes themselves, or their PCA to 2 dimensions."
+        )
     from umap import UMAP
 
     return UMAP(

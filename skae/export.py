@@ -84,6 +84,23 @@ def encoder_input_shape(estimator):
     return (int(estimator.n_features_in_),)
 
 
+def _check_output_path(path):
+    """Refuse, before exporting anything, a ``path`` that cannot be written as a file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(folder):
+        raise FileNotFoundError(
+            f"Cannot export to {path!r}: the folder {folder!r} does not exist; create it "
+            "first (export_encoder creates no folders)."
+        )
+    if not os.path.isdir(folder):
+        raise NotADirectoryError(f"Cannot export to {path!r}: {folder!r} is not a folder.")
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"Cannot export to {path!r}: it is a folder; give a file name such as "
+            f"{os.path.join(path, 'encoder.onnx')!r}."
+        )
+
+
 def export_encoder(estimator, path, *, format="onnx", opset_version=None):
     """Write the fitted encoder of ``estimator`` to ``path`` for deployment.
 
@@ -110,6 +127,10 @@ def export_encoder(estimator, path, *, format="onnx", opset_version=None):
         If the estimator is not fitted.
     ValueError
         If ``format`` is unknown.
+    FileNotFoundError
+        If the folder of ``path`` does not exist (it is not created).
+    NotADirectoryError, IsADirectoryError
+        If the folder of ``path`` is a file, or ``path`` is a folder.
     ImportError
         If ``format="onnx"`` and the ``onnx`` package is missing.
     """
@@ -117,6 +138,7 @@ def export_encoder(estimator, path, *, format="onnx", opset_version=None):
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}.")
     check_is_fitted(estimator, "net_")
     path = os.fspath(path)
+    _check_output_path(path)
     # A CPU copy in eval mode: the estimator's own network is left as it is.
     encoder = _Encoder(copy.deepcopy(estimator.net_.module_.encoder).cpu()).eval()
     for p in encoder.parameters():

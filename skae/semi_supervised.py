@@ -25,21 +25,15 @@ from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
     MetaEstimatorMixin,
-    _fit_context,
     clone,
 )
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
-from sklearn.utils._tags import get_tags
+from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_method_params,
-    _is_fitted,
-    _num_samples,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
@@ -50,6 +44,18 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ._autoencoders import DenseAutoEncoder
+from ._compat import (
+    HasMethods,
+    Interval,
+    Options,
+    StrOptions,
+    check_method_params,
+    fit_context,
+    get_tags,
+    is_fitted,
+    num_samples,
+    safe_indexing,
+)
 from ._base import (
     FLOAT_DTYPES,
     OPTIMIZERS,
@@ -204,7 +210,7 @@ class FewLabelClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def __init__(self, estimator):
         self.estimator = estimator
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, **fit_params):
         """Fit a clone of ``estimator`` on the rows whose label is not ``-1``.
 
@@ -237,9 +243,9 @@ class FewLabelClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X = X if hasattr(X, "iloc") else X_checked
         y, mask = _check_labels(self, y, X_checked.shape[0])
         rows = np.flatnonzero(mask)
-        fit_params = _check_method_params(X, fit_params, indices=rows)
+        fit_params = check_method_params(X, fit_params, indices=rows)
         self.estimator_ = clone(self.estimator)
-        self.estimator_.fit(_safe_indexing(X, rows), y[rows], **fit_params)
+        self.estimator_.fit(safe_indexing(X, rows), y[rows], **fit_params)
         self.n_labeled_ = len(rows)
         return self
 
@@ -338,12 +344,12 @@ class FewLabelClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
 
 def _labeled_accuracy(estimator, X, y, sample_weight):
-    y, mask = _check_labels(estimator, y, _num_samples(X))
+    y, mask = _check_labels(estimator, y, num_samples(X))
     rows = np.flatnonzero(mask)
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight)[rows]
     return float(
-        accuracy_score(y[rows], estimator.predict(_safe_indexing(X, rows)),
+        accuracy_score(y[rows], estimator.predict(safe_indexing(X, rows)),
                        sample_weight=sample_weight)
     )
 
@@ -409,13 +415,17 @@ class EncoderHeadModule(nn.Module):
     activation : str or type of torch.nn.Module, default="relu"
     dropout : float, default=0.0
         Dropout rate applied to the (standardised) codes and hidden layers.
+    input_scale : float, default=1.0
+        What inputs are divided by before the encoder (the autoencoder's
+        ``input_scale_``, e.g. 255 for uint8 images).
     """
 
     def __init__(
         self, encoder, code_mean, code_scale, n_classes, hidden_layer_sizes=(),
-        activation="relu", dropout=0.0,
+        activation="relu", dropout=0.0, input_scale=1.0,
     ):
         super().__init__()
+        self.input_scale = float(input_scale)
         self.encoder = encoder
         self.standardize = _Standardize(code_mean, code_scale)
         layers, n_in = [], len(code_mean)
@@ -426,6 +436,8 @@ class EncoderHeadModule(nn.Module):
         self.head = nn.Sequential(*layers)
 
     def forward(self, x):
+        if self.input_scale != 1.0:
+            x = x / self.input_scale
         return self.head(self.standardize(self.encoder(x)))
 
 
@@ -449,7 +461,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         of ``X`` during ``fit``. If it is fitted, its encoder is used as it is; wrap it in
         :class:`sklearn.frozen.FrozenEstimator` so that it stays fitted through
         ``clone``, ``cross_val_score`` and ``GridSearchCV``. None means
-        ``DenseAutoEncoder()``.
+        ``DenseAutoEncoder()`` on ``device``, seeded from ``random_state``.
     hidden_layer_sizes : tuple of int, default=()
         Hidden layers of the head; ``()`` gives a linear head on the codes.
     activation : str or type of torch.nn.Module, default="relu"
@@ -484,7 +496,9 @@ default="adamw"
     device : str or torch.device, default="auto"
         ``"cpu"``, ``"cuda"``, ... ``"auto"`` takes CUDA when available.
     random_state : int, RandomState instance or None, default=None
-        Seeds the head's initialisation, dropout and shuffling.
+        Seeds the head's initialisation, dropout and shuffling, and the default
+        autoencoder (``autoencoder=None``); a given autoencoder keeps its own
+        ``random_state``.
     verbose : int, default=0
         ``0`` is silent; ``1`` prints skorch's per-epoch table.
 
@@ -494,7 +508,8 @@ default="adamw"
         The fitted autoencoder the encoder was copied from (a clone fitted here, or the
         given one).
     net_ : skorch.NeuralNetClassifier
-        The trained net; ``net_.module_`` is an :class:`EncoderHeadModule`.
+        The trained net; ``net_.module_`` is an :class:`EncoderHeadModule`, left in eval
+        mode after ``fit`` (inference switches no modes, so it is thread-safe).
     classes_ : ndarray of shape (n_classes,)
         Class labels seen among the labelled rows.
     n_labeled_ : int
@@ -604,9 +619,12 @@ default="adamw"
             return _unwrap(self.autoencoder_)._validate_input(X_flat, reset=False)
 
     # ------------------------------------------------------------------ fit
-    def _fit_autoencoder(self, X_flat, sample_shape):
-        autoencoder = DenseAutoEncoder() if self.autoencoder is None else self.autoencoder
-        if _is_fitted(autoencoder):
+    def _fit_autoencoder(self, X_flat, sample_shape, seed):
+        if self.autoencoder is None:
+            autoencoder = DenseAutoEncoder(device=self.device, random_state=seed)
+        else:
+            autoencoder = self.autoencoder
+        if is_fitted(autoencoder):
             return autoencoder
         X_fit = X_flat if sample_shape is None else X_flat.reshape(len(X_flat), *sample_shape)
         return clone(autoencoder).fit(X_fit)
@@ -639,7 +657,7 @@ default="adamw"
         params.update(self.net_params or {})
         return _ClassifierNet(**params)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the autoencoder on every row, then encoder and head on the labelled rows.
 
@@ -673,15 +691,21 @@ default="adamw"
         self.classes_ = encoder_labels.classes_
         y_encoded = encoder_labels.transform(y[mask]).astype(np.int64)
 
-        self.autoencoder_ = self._fit_autoencoder(X, sample_shape)
+        # The head's seed first, then the default autoencoder's: both come from
+        # random_state, so two fits with the same int random_state are identical.
+        rng = check_random_state(self.random_state)
+        seed = rng.randint(np.iinfo(np.int32).max)
+        autoencoder_seed = rng.randint(np.iinfo(np.int32).max)
+        self.autoencoder_ = self._fit_autoencoder(X, sample_shape, autoencoder_seed)
         X_network = self._to_network(X)
         autoencoder = _unwrap(self.autoencoder_)
-        codes = autoencoder._map_batches(lambda m, x: m.encode(x), X_network, dtype=np.float64)
+        codes = autoencoder._map_batches(
+            lambda m, x: m.encode(x), X_network, dtype=np.float64, scale_input=True
+        )
         code_mean, code_scale = codes.mean(axis=0), codes.std(axis=0)
         code_scale[~(code_scale > 1e-12)] = 1.0
 
         device = resolve_device(self.device)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         with torch.random.fork_rng(devices=_fork_rng_devices(device)):
             torch.manual_seed(seed)
             encoder = copy.deepcopy(autoencoder.encoder_).float()
@@ -691,9 +715,13 @@ default="adamw"
                 encoder, code_mean, code_scale, len(self.classes_),
                 hidden_layer_sizes=[int(h) for h in np.atleast_1d(self.hidden_layer_sizes)],
                 activation=self.activation, dropout=self.dropout,
+                input_scale=autoencoder.input_scale_,
             )
             net = self._make_net(module, len(self.classes_), seed, device)
             net.fit(_LabeledDataset(X_network[mask], y_encoded), y=None)
+        # Left in eval mode once, here: inference then never switches modes on the
+        # shared module, so concurrent predict_proba calls are safe (and see no dropout).
+        net.module_.eval()
         self.net_ = net
         self.n_labeled_ = int(mask.sum())
         self.history_ = net.history

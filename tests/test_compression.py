@@ -16,6 +16,7 @@ from skae import ConvAutoEncoder, DenseAutoEncoder
 from skae._codec import (
     QuantisedEncoder,
     _RateGradient,
+    check_body_size,
     entropy_decode,
     entropy_encode,
     fit_probabilities,
@@ -165,6 +166,29 @@ def test_entropy_coder_rate_near_entropy():
     n_bits = 8 * len(entropy_encode(levels, probabilities))
     # ANS gets within a fraction of a percent of the ideal code length, plus a few words.
     assert 0.99 * ideal_bits < n_bits < 1.005 * ideal_bits + 96
+
+
+@pytest.mark.parametrize("n_levels", [2, 8, 256, 65536])
+@pytest.mark.parametrize("p_max", [0.5, 0.99, 1 - 1e-6, 1 - 1e-9, 1.0])
+def test_body_size_check_never_refuses_a_real_payload(n_levels, p_max):
+    """The cheapest message (every value the most probable level) still passes the check.
+
+    That message is the one the bound on the sample count is derived from; level 0 and
+    the last level are the two ends of the coder's cumulative table.
+    """
+    for top in (0, n_levels - 1):
+        probabilities = np.full((3, n_levels), (1 - p_max) / (n_levels - 1))
+        probabilities[:, top] = p_max
+        probabilities = (probabilities / probabilities.sum(1, keepdims=True)).astype(
+            np.float32
+        )
+        for n_samples in (1, 50, 20000):
+            levels = np.full((n_samples, 3), top)
+            body = entropy_encode(levels, probabilities)
+            check_body_size(body, probabilities, n_samples)
+            np.testing.assert_array_equal(
+                entropy_decode(body, probabilities, n_samples), levels
+            )
 
 
 # ------------------------------------------------------------------ errors

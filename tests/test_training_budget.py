@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from skae import AEAnomalyDetector, ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
-from skae._base import AUTO_EPOCH_BOUNDS, AUTO_TARGET_STEPS, auto_batch_size, auto_max_epochs
+from skae._base import AUTO_EPOCH_BOUNDS, AUTO_SAMPLE_PASSES, auto_batch_size, auto_max_epochs
 
 TINY_CONV = dict(latent_dim=3, channels=(4,), random_state=0, device="cpu")
 
@@ -23,30 +23,30 @@ def _images(n, side=8, seed=0):
 @pytest.mark.parametrize("n_train", [60, 200, 500, 2000, 10_000, 60_000, 200_000])
 def test_auto_budget_inside_documented_bounds(n_train):
     batch = auto_batch_size(n_train, 64)
-    epochs = auto_max_epochs(n_train, batch)
-    assert 16 <= batch <= 64
+    epochs = auto_max_epochs(n_train)
+    assert 16 <= batch <= 64 and batch <= max(16, n_train // 16)
     assert AUTO_EPOCH_BOUNDS[0] <= epochs <= AUTO_EPOCH_BOUNDS[1]
-    steps = epochs * math.ceil(n_train / batch)
-    # Small sets get the whole step budget (capped by the epoch bound), large ones at
-    # least the minimum number of epochs, never a handful of steps.
-    if epochs < AUTO_EPOCH_BOUNDS[1]:
-        assert steps >= AUTO_TARGET_STEPS
-    assert steps >= min(AUTO_TARGET_STEPS, AUTO_EPOCH_BOUNDS[1] * math.ceil(n_train / batch))
+    passes = epochs * n_train
+    if AUTO_EPOCH_BOUNDS[0] < epochs < AUTO_EPOCH_BOUNDS[1]:
+        assert AUTO_SAMPLE_PASSES <= passes < AUTO_SAMPLE_PASSES + n_train
+    # Every set gets at least 16 steps per epoch or its whole data in one batch of 16.
+    assert math.ceil(n_train / batch) >= min(16, math.ceil(n_train / 16))
 
 
 def test_tiny_set_gets_many_steps_and_a_large_set_few_epochs():
     tiny, large = 60, 60_000
     tiny_batch, large_batch = auto_batch_size(tiny, 64), auto_batch_size(large, 64)
     assert tiny_batch == 16 and large_batch == 64
-    assert auto_max_epochs(tiny, tiny_batch) * math.ceil(tiny / tiny_batch) >= 4000
-    assert auto_max_epochs(large, large_batch) == AUTO_EPOCH_BOUNDS[0]
+    assert auto_max_epochs(tiny) * math.ceil(tiny / tiny_batch) >= 4000
+    assert auto_max_epochs(large) == AUTO_EPOCH_BOUNDS[0]
 
 
 def test_fitted_budget_attributes_and_stop_reason():
     X = _images(60)
     ae = ConvAutoEncoder(**TINY_CONV).fit(X)
+    assert not ae.early_stopping_  # 6 held-out samples would be too few
     assert ae.batch_size_ == 16
-    assert ae.max_epochs_ == auto_max_epochs(60, 16)
+    assert ae.max_epochs_ == auto_max_epochs(60)
     assert 1 <= ae.n_epochs_ <= ae.max_epochs_
     assert ae.history_[-1, "stop_reason"] == ae.stop_reason_
     assert ae.stop_reason_.startswith(("converged", "max_epochs"))
@@ -69,6 +69,15 @@ def test_explicit_int_keeps_its_meaning():
     assert (ae.max_epochs_, ae.batch_size_, ae.n_epochs_) == (3, 8, 3)
     assert ae.stop_reason_ == "max_epochs reached (3 epochs)"
     assert ae.net_.optimizer_.param_groups[0]["lr"] == ae.lr  # no schedule
+
+
+def test_auto_holds_out_a_validation_set_when_there_is_enough_data():
+    X = _images(200)
+    ae = ConvAutoEncoder(**TINY_CONV).fit(X)
+    assert ae.early_stopping_ and ae.max_epochs_ == auto_max_epochs(180)
+    assert "valid_loss" in ae.history_[-1]
+    assert ae.stop_reason_.startswith(("converged: the validation loss", "max_epochs"))
+    assert not ConvAutoEncoder(max_epochs=2, **TINY_CONV).fit(X).early_stopping_
 
 
 def test_early_stopping_reason():
