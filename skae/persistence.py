@@ -1,38 +1,19 @@
 """Save and load fitted autoencoders without pickle: weights as safetensors, the rest as data.
 
 ``save(estimator, path)`` writes one `safetensors <https://huggingface.co/docs/safetensors>`_
-file: the network's weights as tensors, and in the file's metadata a JSON document with
-the estimator's class, its parameters and its fitted attributes (``loss_curve_``,
-``history_``, ``n_features_in_``, ...). ``load(path)`` reads both back and rebuilds the
-estimator; nothing in the file is executed. A model trained on a GPU loads on a machine
-without one.
+file: the network's weights as tensors, and in its metadata a JSON document with the
+estimator's class, parameters, fitted attributes and history. ``load(path)`` rebuilds the
+estimator; a model trained on a GPU loads on a machine without one. Pickle runs code
+named in the file: use it only for files you wrote yourself.
 
-Why not pickle? ``pickle.load``, ``joblib.load`` and ``torch.load(weights_only=False)`` run
-code named in the file: **unpickling a file from an untrusted source can execute arbitrary
-code on your machine.** Pickling skae estimators keeps working (``pickle``/``joblib`` and
-sklearn's model persistence guide apply) and is fine for files you wrote yourself; use
-:func:`save`/:func:`load` to share models or to load files you did not write.
-
-What a file may contain. Parameters and fitted attributes must be data: ``None``, bools,
-numbers, strings, tuples, lists, dicts, numpy arrays, ``torch.device``, ``RandomState``
-instances. Parameters that are classes or functions (``optimizer=torch.optim.SGD``,
-``activation=torch.nn.GELU``, ``loss=skae.losses....``) are stored by name and may come
-only from skae, torch (modules, optimizers, ``torch.nn.functional``) and
-``skorch.callbacks``; objects (``corruption=GaussianNoise(0.3)``, skorch callbacks) are
-stored as their class name plus constructor arguments, with the same restriction. Other
-callables (a lambda as ``loss``) cannot be saved as data: :func:`save` raises ``TypeError``
-naming the parameter. Loading looks names up only among modules that are already
-imported, never imports a module, and never calls a function named in the file; the only
-code that runs is the constructor of the allowed classes, with the stored data.
-
-Integrity. The file carries a SHA-256 digest of its metadata and tensors. A truncated
-file, one that is not a safetensors file, or one whose tensors or metadata were changed
-after saving gives a ``ValueError`` that says so. (The digest detects corruption and
-careless edits; it is not a signature against a deliberate forger, who cannot make
-:func:`load` run code either way.)
-
-What is not stored: the optimizer's state (``warm_start`` resumes with a fresh optimizer)
-and the ``net_`` callbacks' internal state.
+A file holds only data, and nothing in it is trusted: its SHA-256 digest has no key, so it
+detects corruption, not forgery. :func:`save` refuses, naming the parameter, what could
+run code, import modules or touch files during a later fit (``callbacks``, ``net_params``
+other than plain training options, callables other than skae's and torch's documented
+ones); :func:`load` refuses a file holding any of it, setting an attribute its class does
+not declare, or describing a network other than its weights, and otherwise only reads
+the file: it creates nothing, imports nothing, calls nothing named in it. The full
+contract is in the user guide: :ref:`model-files`.
 
 Examples
 --------
@@ -52,15 +33,22 @@ True
 import hashlib
 import inspect
 import json
+import math
 import os
+import re
 import sys
 import warnings
 
 import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback
 from skorch.history import History
+
+from . import augmentation, corruption, losses
+from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
+from ._base import _fork_rng_devices, resolve_device
 
 FORMAT_NAME = "skae-autoencoder"
 FORMAT_VERSION = 1
@@ -68,43 +56,131 @@ _METADATA_KEY = "skae"
 _DIGEST_KEY = "skae_sha256"
 _MODULE_PREFIX = "module."
 
-# Modules whose classes/functions a file may name (looked up in sys.modules only).
-_ALLOWED_MODULE_PREFIXES = ("skae.", "torch.nn.", "torch.optim.", "skorch.callbacks.")
-_ALLOWED_FUNCTION_PREFIXES = ("skae.", "torch.nn.functional")
-_ALLOWED_BASES = (torch.nn.Module, torch.optim.Optimizer, Callback)
-
 __all__ = ["load", "save"]
 
 
+# ---------------------------------------------------------------------- what a file holds
+# net_params a file may hold (with plain values): options of skorch's training loop.
+_NET_PARAMS = frozenset({
+    "warm_start", "max_epochs", "batch_size", "lr", "verbose",
+    "iterator_train__shuffle", "iterator_train__prefetch", "iterator_valid__prefetch",
+    "iterator_train__pin_memory", "iterator_valid__pin_memory",
+})
+_NET_PARAM_PREFIXES = ("optimizer__",)
+# net_params that say how training runs (devices, compilation), not what the model
+# computes: save drops them with a warning; a file holding them is refused.
+_DROPPED_NET_PARAMS = ("accelerator", "compile")
+_DROPPED_NET_PARAM_PREFIXES = ("compile__",)
+# Parameters whose integers size the network, bounded by the stored weights at load.
+_SIZE_PARAMETERS = ("latent_dim", "hidden_layer_sizes", "channels", "kernel_size",
+                    "layers_per_level")
+_SCALARS = (bool, int, float, str, np.bool_, np.integer, np.floating)
+
+
+def _is_plain(value):
+    """None, bools, numbers, strings, and lists, tuples and str-keyed dicts of those."""
+    if value is None or isinstance(value, _SCALARS):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def _is_int(value, low):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _is_real(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_shape(value, lengths):
+    return (isinstance(value, tuple) and len(value) in lengths
+            and all(_is_int(s, 1) for s in value))
+
+
+# Checks of the fitted attributes that skae reads back (name: check, what it wants). A file
+# may set other fitted attributes too, as save writes them: public names ending in one
+# underscore that the class does not define, holding plain data.
+_FITTED_CHECKS = {
+    "n_features_in_": (lambda v: _is_int(v, 1), "an int >= 1"),
+    "output_activation_": (lambda v: isinstance(v, str) and v in _OUTPUT_ACTIVATIONS,
+                           "'identity', 'sigmoid' or 'tanh'"),
+    "input_scale_": (lambda v: _is_real(v) and 0 < v < math.inf, "a positive number"),
+    "feature_names_in_": (lambda v: isinstance(v, np.ndarray) and v.ndim == 1
+                          and all(isinstance(x, str) for x in v), "an array of strings"),
+    "image_shape_": (lambda v: _is_shape(v, (2, 3)), "a tuple of 2 or 3 positive ints"),
+    "sample_shape_": (lambda v: _is_shape(v, (1, 2, 3)), "a tuple of 1 to 3 positive ints"),
+    "loss_curve_": (lambda v: isinstance(v, list) and all(_is_real(x) for x in v),
+                    "a list of floats"),
+    "n_epochs_": (lambda v: _is_int(v, 0), "an int >= 0"),
+    "max_epochs_": (lambda v: _is_int(v, 1), "an int >= 1"),
+    "batch_size_": (lambda v: _is_int(v, -1) and v != 0, "-1 or an int >= 1"),
+}
+_OUTPUT_ACTIVATIONS = ("identity", "sigmoid", "tanh")
+_FITTED_NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?_")
+_SET_BY_LOAD = ("net_", "history_")
+
+
+# The estimators a file may hold, each with the fitted attributes that load needs.
+_TABULAR = ("n_features_in_", "output_activation_")
+_ESTIMATORS = {DenseAutoEncoder: _TABULAR, LinearAutoEncoder: _TABULAR,
+               ConvAutoEncoder: (*_TABULAR, "image_shape_", "sample_shape_")}
+_ESTIMATOR_NAMES = "DenseAutoEncoder, LinearAutoEncoder or ConvAutoEncoder"
+
+
+def _is_fitted_name(cls, name):
+    """A name that save writes and load sets: a public fitted attribute (``n_epochs_``)
+    that is not a method, property or class attribute of ``cls``, nor ``net_``."""
+    return (isinstance(name, str) and _FITTED_NAME.fullmatch(name) is not None
+            and name not in _SET_BY_LOAD and not hasattr(cls, name))
+
+
+def _key(obj):
+    return (getattr(obj, "__module__", None), getattr(obj, "__qualname__", None))
+
+
+def _classes_in(module, base):
+    return [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, base)
+            and v.__module__.startswith(module.__name__)]
+
+
+# Classes and functions a file may name, by (module, qualified name); nothing else
+# resolves, and resolving imports nothing.
+_NAMED = {_key(obj): obj for obj in [
+    *(c for c in _classes_in(torch.optim, torch.optim.Optimizer)
+      if c is not torch.optim.Optimizer),
+    *(c for c in _classes_in(torch.nn.modules.activation, torch.nn.Module)
+      if c is not torch.nn.MultiheadAttention),
+    torch.nn.Identity, losses.mse_loss, losses.l1_loss, losses.bce_loss,
+]}
+# Classes whose instances a file may hold, as their constructor arguments.
+_OBJECT_CLASSES = {_key(cls): cls for cls in [
+    corruption.GaussianNoise, corruption.SaltAndPepper, corruption.PixelDropout,
+    corruption.BlockMask, augmentation.RandomAffine, augmentation.RandomFlip,
+    augmentation.RandomIntensity, augmentation.RandomShift, losses.SSIMLoss,
+    losses.PerceptualLoss,
+]}
+
+
+def _init_names(cls):
+    return [name for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
 # ---------------------------------------------------------------------- encoding
-def _qualified(obj):
-    return obj.__module__, obj.__qualname__
-
-
-def _is_allowed_class(cls):
-    module = getattr(cls, "__module__", "") or ""
-    if not module.startswith(_ALLOWED_MODULE_PREFIXES) and module not in ("skae",):
-        return False
-    return module.startswith("skae") or issubclass(cls, _ALLOWED_BASES)
-
-
-def _is_allowed_function(func):
-    module = getattr(func, "__module__", "") or ""
-    return (
-        inspect.isfunction(func) or inspect.isbuiltin(func)
-    ) and module.startswith(_ALLOWED_FUNCTION_PREFIXES) and "<" not in func.__qualname__
-
-
 def _encode(value, where):
-    """A JSON-compatible description of ``value``; TypeError if it is not data."""
+    """A JSON-compatible description of ``value``; ValueError if it is not data."""
     if value is None or isinstance(value, (bool, str)):
         return value
-    if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
         return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
     if isinstance(value, History):
         return {"__skae__": "history", "items": [_encode(v, where) for v in value]}
     if isinstance(value, list):
@@ -113,118 +189,246 @@ def _encode(value, where):
         return {"__skae__": "tuple", "items": [_encode(v, where) for v in value]}
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
-            raise TypeError(f"{where}: dict keys must be strings to be saved as data.")
+            raise ValueError(f"{where}: dict keys must be strings to be saved as data.")
         return {"__skae__": "dict", "items": {k: _encode(v, f"{where}[{k!r}]")
                                                 for k, v in value.items()}}
     if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "biufUO":
-            raise TypeError(f"{where}: arrays of dtype {value.dtype} cannot be saved.")
-        items = value.ravel().tolist()
-        if value.dtype.kind == "O" and not all(isinstance(v, str) for v in items):
-            raise TypeError(f"{where}: object arrays must hold strings to be saved.")
-        return {"__skae__": "ndarray", "dtype": value.dtype.str if value.dtype.kind != "O"
-                else "object", "shape": list(value.shape), "items": items}
+        return _encode_array(value, where)
     if isinstance(value, torch.device):
         return {"__skae__": "device", "value": str(value)}
     if isinstance(value, np.random.RandomState):
         name, keys, pos, has_gauss, cached = value.get_state()
         return {"__skae__": "random_state", "state": [name, keys.tolist(), int(pos),
                                                       int(has_gauss), float(cached)]}
-    if isinstance(value, type):
-        if not _is_allowed_class(value):
-            raise TypeError(
-                f"{where}: the class {value.__module__}.{value.__qualname__} cannot be "
-                "saved by name; only classes from skae, torch.nn, torch.optim and "
-                "skorch.callbacks can."
-            )
-        module, name = _qualified(value)
-        return {"__skae__": "class", "module": module, "name": name}
-    if callable(value) and (inspect.isfunction(value) or inspect.isbuiltin(value)):
-        if not _is_allowed_function(value):
-            raise TypeError(
-                f"{where}: the function {getattr(value, '__qualname__', value)!r} cannot be "
-                "saved as data (only functions of skae and torch.nn.functional can be "
-                "named). Use a built-in option, or pickle/joblib for files you trust."
-            )
-        module, name = _qualified(value)
-        return {"__skae__": "function", "module": module, "name": name}
+    key = _key(value)
+    if _NAMED.get(key) is value:
+        tag = "class" if isinstance(value, type) else "function"
+        return {"__skae__": tag, "module": key[0], "name": key[1]}
     cls = type(value)
-    if _is_allowed_class(cls):
+    if _OBJECT_CLASSES.get(_key(cls)) is cls:
         params = {}
-        for pname, p in inspect.signature(cls.__init__).parameters.items():
-            if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            if not hasattr(value, pname):
-                raise TypeError(
-                    f"{where}: {cls.__qualname__} does not keep its argument {pname!r} as "
-                    "an attribute, so it cannot be saved as data."
-                )
-            params[pname] = _encode(getattr(value, pname), f"{where}.{pname}")
-        module, name = _qualified(cls)
-        return {"__skae__": "object", "module": module, "name": name, "params": params}
-    raise TypeError(
-        f"{where}={value!r} cannot be saved as data. skae.persistence stores only data "
-        "and classes/functions of skae, torch and skorch.callbacks; use pickle/joblib for "
-        "files you trust, or replace the value by a built-in option."
+        for name in _init_names(cls):
+            if not hasattr(value, name):
+                raise ValueError(f"{where}: {cls.__qualname__} does not keep its argument "
+                                 f"{name!r}, so it cannot be saved as data.")
+            params[name] = _encode(getattr(value, name), f"{where}.{name}")
+        return {"__skae__": "object", "module": cls.__module__, "name": cls.__qualname__,
+                "params": params}
+    raise ValueError(
+        f"{where}={value!r} cannot be saved: a skae model file holds only data (numbers, "
+        "strings, tuples, ...), skae's corruptions, augmentations and losses, and by name "
+        "torch optimizer and activation classes. Use a built-in option, or pickle/joblib "
+        "for files you trust."
     )
 
 
-def _lookup(module, name, kind):
-    """The object ``module.name`` among already-imported modules (nothing is imported)."""
-    if not isinstance(module, str) or not isinstance(name, str) or "<" in name:
-        raise ValueError(f"Invalid {kind} reference {module!r}.{name!r} in the file.")
-    allowed = _ALLOWED_FUNCTION_PREFIXES if kind == "function" else _ALLOWED_MODULE_PREFIXES
-    if not (module.startswith(allowed) or module == "skae"):
-        raise ValueError(f"The file names {kind} {module}.{name}, which is not allowed.")
-    obj = sys.modules.get(module)
-    if obj is None:
-        raise ValueError(
-            f"The file names {kind} {module}.{name} but module {module!r} is not imported; "
-            "import it before loading."
-        )
-    for part in name.split("."):
-        obj = getattr(obj, part, None)
-    if obj is None or _qualified(obj) != (module, name):
-        raise ValueError(f"The file names {kind} {module}.{name}, which does not exist.")
-    if kind == "class" and not (isinstance(obj, type) and _is_allowed_class(obj)):
-        raise ValueError(f"{module}.{name} is not an allowed class.")
-    if kind == "function" and not _is_allowed_function(obj):
-        raise ValueError(f"{module}.{name} is not an allowed function.")
-    return obj
+def _encode_array(value, where):
+    if value.dtype.kind not in "biufUO" or value.dtype.shape:
+        raise ValueError(f"{where}: arrays of dtype {value.dtype} cannot be saved.")
+    items = value.ravel().tolist()
+    if value.dtype.kind in "UO" and not all(isinstance(v, str) for v in items):
+        raise ValueError(f"{where}: arrays of objects must hold strings to be saved.")
+    dtype = "object" if value.dtype.kind == "O" else value.dtype.str
+    return {"__skae__": "ndarray", "dtype": dtype, "shape": list(value.shape), "items": items}
 
 
-def _decode(value):
+def _decode(value, where):
+    """The value that ``_encode`` described; only allowed names resolve, nothing imports."""
     if isinstance(value, list):
-        return [_decode(v) for v in value]
+        return [_decode(v, where) for v in value]
     if not isinstance(value, dict):
         return value
     tag = value.get("__skae__")
     if tag == "tuple":
-        return tuple(_decode(v) for v in value["items"])
+        return tuple(_decode(v, where) for v in value["items"])
     if tag == "dict":
-        return {k: _decode(v) for k, v in value["items"].items()}
+        return {k: _decode(v, f"{where}[{k!r}]") for k, v in value["items"].items()}
     if tag == "history":
-        return History(_decode(v) for v in value["items"])
+        return History(_decode(v, where) for v in value["items"])
     if tag == "ndarray":
-        dtype = object if value["dtype"] == "object" else np.dtype(value["dtype"])
-        if np.dtype(dtype).kind not in "biufUO":
-            raise ValueError(f"Invalid array dtype {value['dtype']!r} in the file.")
-        return np.array(value["items"], dtype=dtype).reshape(value["shape"])
+        return _decode_array(value, where)
     if tag == "device":
         return torch.device(value["value"])
     if tag == "random_state":
-        name, keys, pos, has_gauss, cached = value["state"]
-        rs = np.random.RandomState()
-        rs.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+        try:
+            name, keys, pos, has_gauss, cached = value["state"]
+            rs = np.random.RandomState()
+            rs.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: invalid RandomState state: {exc}") from exc
         return rs
-    if tag == "class":
-        return _lookup(value["module"], value["name"], "class")
-    if tag == "function":
-        return _lookup(value["module"], value["name"], "function")
+    if tag in ("class", "function"):
+        return _resolve(_NAMED, value, where)
     if tag == "object":
-        cls = _lookup(value["module"], value["name"], "class")
-        return cls(**{k: _decode(v) for k, v in value["params"].items()})
-    raise ValueError(f"Unknown entry {value!r} in the file.")
+        cls = _resolve(_OBJECT_CLASSES, value, where)
+        params = value["params"]
+        unknown = sorted(set(params) - set(_init_names(cls)))
+        if unknown:
+            raise ValueError(f"{where}: {cls.__name__} takes no argument {unknown}.")
+        try:
+            return cls(**{k: _decode(v, f"{where}.{k}") for k, v in params.items()})
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: invalid {cls.__name__} arguments: {exc}") from exc
+    raise ValueError(f"{where}: unknown entry {value!r}.")
+
+
+def _resolve(table, value, where):
+    obj = table.get((value["module"], value["name"]))
+    if obj is None:
+        raise ValueError(
+            f"{where} names {value['module']}.{value['name']}, which is not allowed: a skae "
+            "model file may name only torch optimizers and activations and skae's losses, "
+            "corruptions and augmentations."
+        )
+    return obj
+
+
+def _decode_array(value, where):
+    items, dtype = value["items"], value["dtype"]
+    if dtype == "object" or np.dtype(dtype).kind == "U":
+        if not all(isinstance(v, str) for v in items):
+            raise ValueError(f"{where}: a string array holds other values.")
+        array = np.array(items, dtype=object if dtype == "object" else str)
+    else:
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "biuf" or dtype.itemsize > 8 or dtype.shape:
+            raise ValueError(f"{where}: arrays of dtype {dtype} are not allowed.")
+        array = np.array(items, dtype=dtype)
+    return array.reshape([int(s) for s in value["shape"]])
+
+
+# ---------------------------------------------------------------------- parameters
+_CALLBACKS_WHY = (
+    "skorch callbacks run code during fit (Checkpoint writes files wherever it is told, "
+    "LoadInitState unpickles them)"
+)
+_NET_PARAMS_WHY = (
+    f"net_params may hold only {', '.join(sorted(_NET_PARAMS))} and optimizer__* options, "
+    "with plain values; other skorch arguments (torch_load_kwargs, callbacks__*, "
+    "iterators, datasets, ...) can run code, import modules or read and write files "
+    "during fit"
+)
+
+
+def _refusal(where, why, saving):
+    if saving:
+        return ValueError(
+            f"{where} cannot be saved: {why}. A skae model file holds only data. The "
+            "weights do not depend on it: remove it with set_params() before saving, and "
+            "set it again before refitting the loaded model."
+        )
+    return ValueError(f"the file sets {where}, which a skae model file never holds: {why}.")
+
+
+def _is_dropped(key):
+    return isinstance(key, str) and (
+        key in _DROPPED_NET_PARAMS or key.startswith(_DROPPED_NET_PARAM_PREFIXES)
+    )
+
+
+def _check_training_options(params, *, saving):
+    """``params`` as a file holds them: refuses ``callbacks``, the ``net_params`` that are
+    not plain training options and an ``optimizer_params`` that is not plain; at save,
+    drops ``accelerator`` and ``compile*`` (how training runs) with a warning."""
+    callbacks = params.get("callbacks")
+    if callbacks is not None and not (isinstance(callbacks, (list, tuple)) and not callbacks):
+        raise _refusal("parameter callbacks", _CALLBACKS_WHY, saving)
+    optimizer_params = params.get("optimizer_params")
+    if optimizer_params is not None and not (
+        isinstance(optimizer_params, dict) and _is_plain(optimizer_params)
+    ):
+        raise _refusal("parameter optimizer_params", "it must be a dict of plain values "
+                       "(numbers, strings, tuples, ...)", saving)
+    net_params = params.get("net_params")
+    if net_params is None:
+        return params
+    if not isinstance(net_params, dict):
+        raise _refusal("parameter net_params", "it must be a dict", saving)
+    kept = {}
+    for key, value in net_params.items():
+        where = f"net_params[{key!r}]"
+        if _is_dropped(key):
+            if not saving:
+                raise _refusal(where, "save() drops it", saving)
+            warnings.warn(
+                f"{where} is not saved: it says how training runs, not what the model "
+                "computes, and is not data. Set it again (set_params(net_params=...)) "
+                "before refitting the loaded model.",
+                UserWarning,
+                stacklevel=3,
+            )
+            continue
+        allowed = isinstance(key, str) and (
+            key in _NET_PARAMS or key.startswith(_NET_PARAM_PREFIXES)
+        )
+        if not allowed or not _is_plain(value):
+            raise _refusal(where, _NET_PARAMS_WHY, saving)
+        kept[key] = value
+    return {**params, "net_params": kept}
+
+
+# ---------------------------------------------------------------------- network size
+def _declared_ints(name, value):
+    if value is None:
+        return []
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu" or array.ndim > 1:
+        raise ValueError(f"parameter {name}={value!r} must be an int or a sequence of ints.")
+    return [int(v) for v in array.ravel()]
+
+
+def _check_declared_sizes(params, network_shape, tensors):
+    """Refuse, before anything is built, a network larger than the stored weights: each
+    size the parameters declare is at most the number of stored values, and the number
+    of layers they declare at most the number of stored tensors."""
+    n_values = sum(t.numel() for t in tensors.values())
+    sizes = {name: _declared_ints(name, params.get(name))
+             for name in _SIZE_PARAMETERS if name in params}
+    sizes["network_shape[0] (input features or channels)"] = list(network_shape[:1])
+    for name, values in sizes.items():
+        if any(v > n_values for v in values):
+            raise ValueError(
+                f"{name}={max(values)} asks for a network larger than the weights stored in "
+                f"the file ({n_values} values in {len(tensors)} tensors)."
+            )
+    per_level = max(sizes.get("layers_per_level", [1]) or [1])
+    n_layers = len(sizes.get("hidden_layer_sizes", [])) + len(
+        sizes.get("channels", [])
+    ) * per_level
+    if n_layers > len(tensors):
+        raise ValueError(
+            f"The parameters ask for {n_layers} layers, more than the {len(tensors)} "
+            "tensors stored in the file."
+        )
+
+
+def _shapes(state):
+    return {k: (tuple(v.shape), v.dtype) for k, v in state.items()}
+
+
+def _check_weights_fit(estimator, network_shape, state):
+    """Build the network on the ``meta`` device (no memory, no initialisation) and require
+    its tensors to have exactly the names, shapes and dtypes of the stored ones."""
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            module = estimator._build_net(network_shape, 0, "cpu").module
+    except (RuntimeError, ValueError, TypeError, OverflowError) as exc:
+        message = f"its parameters describe no network that can be built: {exc}"
+        raise ValueError(message) from exc
+    expected, stored = _shapes(module.state_dict()), _shapes(state)
+    if expected == stored:
+        return
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    different = sorted(k for k in set(expected) & set(stored) if expected[k] != stored[k])
+    details = [f"missing tensors {missing[:5]}" if missing else "",
+               f"unexpected tensors {unexpected[:5]}" if unexpected else ""]
+    details += [f"{k}: the network has shape {expected[k][0]} ({expected[k][1]}), the file "
+                f"{stored[k][0]} ({stored[k][1]})" for k in different[:5]]
+    raise ValueError(
+        "the weights stored in the file do not fit the network its parameters describe: "
+        + "; ".join(d for d in details if d) + "."
+    )
 
 
 # ---------------------------------------------------------------------- digest
@@ -233,6 +437,7 @@ def _tensor_bytes(tensor):
 
 
 def _digest(document, tensors):
+    """SHA-256 of the metadata and tensors: detects corruption, not forgery (no key)."""
     h = hashlib.sha256(document.encode("utf-8"))
     for name in sorted(tensors):
         t = tensors[name]
@@ -244,17 +449,18 @@ def _digest(document, tensors):
 # ---------------------------------------------------------------------- public API
 def _network_shape(estimator):
     shape = getattr(estimator, "image_shape_", None)
-    return tuple(int(s) for s in shape) if shape is not None else (int(estimator.n_features_in_),)
+    if shape is None:
+        return (int(estimator.n_features_in_),)
+    return tuple(int(s) for s in shape)
 
 
 def save(estimator, path):
-    """Save a fitted skae autoencoder to ``path`` as a safetensors file.
+    """Save a fitted skae autoencoder to ``path`` as a safetensors file holding only data.
 
     Parameters
     ----------
-    estimator : BaseAutoEncoder
-        A fitted :class:`~skae.DenseAutoEncoder`, :class:`~skae.ConvAutoEncoder` or
-        :class:`~skae.LinearAutoEncoder` (or subclass defined in skae).
+    estimator : DenseAutoEncoder, LinearAutoEncoder or ConvAutoEncoder
+        A fitted autoencoder.
     path : str or path-like
         Destination file; ``.safetensors`` is the conventional suffix. Overwritten.
 
@@ -263,30 +469,34 @@ def save(estimator, path):
     NotFittedError
         If the estimator is not fitted.
     TypeError
-        If it is not a skae autoencoder, or a parameter/fitted attribute is not data
-        (e.g. a lambda as ``loss``).
-    """
-    from ._base import BaseAutoEncoder
-    from safetensors.torch import save_file
+        If it is not one of the autoencoders above.
+    ValueError
+        Naming the parameter, if one is not data: non-empty ``callbacks``, a
+        ``net_params`` key other than the plain training options, a value such as a
+        lambda as ``loss`` or a class that is not a torch optimizer or activation.
 
-    if not isinstance(estimator, BaseAutoEncoder) or not type(estimator).__module__.startswith(
-        "skae"
-    ):
+    Warns
+    -----
+    UserWarning
+        When ``net_params`` holds ``accelerator`` or ``compile`` (``compile__*``): they
+        say how training runs and are not saved.
+
+    Notes
+    -----
+    :ref:`model-files` says what a file can and cannot hold.
+    """
+    if type(estimator) not in _ESTIMATORS:
         raise TypeError(
-            f"save() takes a skae autoencoder, got {type(estimator).__name__}. Pipelines: "
-            "save the autoencoder step, and the other steps with their own tools."
+            f"save() takes a skae autoencoder ({_ESTIMATOR_NAMES}), got "
+            f"{type(estimator).__name__}. Pipelines: save the autoencoder step, and the other "
+            "steps with their own tools."
         )
     check_is_fitted(estimator, "net_")
+    params = _check_training_options(estimator.get_params(deep=False), saving=True)
+    params = {k: _encode(v, f"parameter {k}") for k, v in params.items()}
     cls = type(estimator)
-    params = {
-        k: _encode(v, f"parameter {k}")
-        for k, v in estimator.get_params(deep=False).items()
-    }
-    fitted = {
-        k: _encode(v, f"attribute {k}")
-        for k, v in vars(estimator).items()
-        if k.endswith("_") and not k.startswith("_") and k not in ("net_", "history_")
-    }
+    fitted = {name: _encode(value, f"attribute {name}")
+              for name, value in vars(estimator).items() if _is_fitted_name(cls, name)}
     document = json.dumps(
         {
             "format": FORMAT_NAME,
@@ -299,8 +509,7 @@ def save(estimator, path):
             "params": params,
             "fitted": fitted,
             "history": _encode(estimator.net_.history, "history_"),
-        },
-        sort_keys=True,
+        }
     )
     tensors = {
         _MODULE_PREFIX + k: v.detach().cpu().contiguous().clone()
@@ -311,8 +520,6 @@ def save(estimator, path):
 
 
 def _read(path):
-    from safetensors import SafetensorError, safe_open
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such file: {path!r}")
@@ -335,20 +542,26 @@ def _read(path):
         )
     try:
         info = json.loads(document)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits
         raise ValueError(f"{path!r} has unreadable metadata: {exc}") from exc
-    if info.get("format") != FORMAT_NAME:
+    if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
         raise ValueError(f"{path!r} is not a skae model file.")
-    if info.get("format_version", 0) > FORMAT_VERSION:
+    version = info.get("format_version", 0)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError(
-            f"{path!r} was written by a newer skae (format version "
-            f"{info['format_version']}); upgrade skae to load it."
+            f"{path!r} was written by a newer skae (format version {version!r}); upgrade "
+            "skae to load it."
         )
     return info, tensors
 
 
 def load(path, *, device=None):
-    """Load an autoencoder written by :func:`save`; no code from the file is run.
+    """Load an autoencoder written by :func:`save`; the file is read, and nothing else.
+
+    Nothing in the file is trusted (its digest has no key): it may set only the
+    parameters and fitted attributes that its class declares, with data values, and only
+    weights of exactly the shapes its parameters describe. Loading creates no file or
+    folder, imports no module and runs no code named in the file.
 
     Parameters
     ----------
@@ -362,7 +575,7 @@ def load(path, *, device=None):
 
     Returns
     -------
-    estimator : BaseAutoEncoder
+    estimator : DenseAutoEncoder, LinearAutoEncoder or ConvAutoEncoder
         Fitted, with the saved parameters, weights and fitted attributes; ``transform``,
         ``inverse_transform``, ``score``... give the same results as before saving.
 
@@ -371,28 +584,21 @@ def load(path, *, device=None):
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is truncated, corrupted, modified after saving, not written by
-        :func:`save`, or names a class or function that is not allowed.
+        If the file is truncated, corrupted, modified after saving or not written by
+        :func:`save`; or if it holds what :func:`save` never writes: callbacks, a
+        ``net_params`` key other than the plain training options, a class or function
+        that is not allowed, a parameter or attribute that the class does not declare,
+        or a network that its weights do not fill exactly (checked before the network is
+        built).
     """
-    from ._base import BaseAutoEncoder, resolve_device
-
     info, tensors = _read(path)
     try:
-        cls = _lookup(info["class"]["module"], info["class"]["name"], "class")
-        if not issubclass(cls, BaseAutoEncoder):
-            raise ValueError(f"{cls.__qualname__} is not a skae autoencoder.")
-        params = {k: _decode(v) for k, v in info["params"].items()}
-        fitted = {k: _decode(v) for k, v in info["fitted"].items()}
-        history = _decode(info["history"])
-        network_shape = tuple(int(s) for s in info["network_shape"])
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{os.fspath(path)!r} has malformed metadata: {exc!r}") from exc
-
-    estimator = cls(**params)
-    if device is not None:
-        estimator.set_params(device=device)
-    for name, value in fitted.items():
-        setattr(estimator, name, value)
+        estimator, history, state = _checked_estimator(info, tensors, device)
+    except ValueError as exc:
+        raise ValueError(f"{os.fspath(path)!r} is refused: {exc}") from None
+    except (KeyError, TypeError, AttributeError, IndexError, RecursionError,
+            OverflowError, RuntimeError) as exc:
+        raise ValueError(f"{os.fspath(path)!r} has malformed metadata: {exc!r}") from None
     try:
         net_device = resolve_device(estimator.device)
     except ValueError:
@@ -406,26 +612,96 @@ def load(path, *, device=None):
             stacklevel=2,
         )
         net_device = "cpu"
-    net = _rebuild_net(estimator, network_shape, net_device)
-    state = {k[len(_MODULE_PREFIX):]: v for k, v in tensors.items()
-             if k.startswith(_MODULE_PREFIX)}
-    try:
-        net.module_.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"The weights in {os.fspath(path)!r} do not fit the network its parameters "
-            f"describe: {exc}"
-        ) from exc
+    net = _rebuild_net(estimator, _network_shape(estimator), net_device)
+    net.module_.load_state_dict(state, strict=True)  # names and shapes checked already
+    net.module_.eval()  # as after fit: inference never switches modes
     net.history = history
     estimator.net_ = net
     estimator.history_ = net.history
     return estimator
 
 
+def _checked_estimator(info, tensors, device):
+    """The unfitted-network estimator the file describes, its history and its weights,
+    after every check; ValueError (saying what) for anything a file may not hold."""
+    key = (info["class"]["module"], info["class"]["name"])
+    cls = next((c for c in _ESTIMATORS if _key(c) == key), None)
+    if cls is None:
+        raise ValueError(f"it names the class {key[0]}.{key[1]}; a skae model file holds a "
+                         f"{_ESTIMATOR_NAMES}.")
+    raw = info["params"]
+    unknown = sorted(set(raw) - set(_init_names(cls)))
+    if unknown:
+        raise ValueError(f"it sets parameter(s) {unknown}, which {cls.__name__} does not "
+                         "declare.")
+    if raw.get("callbacks") not in (None, []):
+        raise _refusal("parameter callbacks", _CALLBACKS_WHY, saving=False)
+    params = {k: _decode(v, f"parameter {k}") for k, v in raw.items()}
+    params = _check_training_options(params, saving=False)
+    fitted = _checked_fitted(info["fitted"], cls, _ESTIMATORS[cls])
+    history = _decode(info["history"], "history_")
+    if not isinstance(history, History) or not all(
+        isinstance(row, dict) and _is_plain(row) for row in history
+    ):
+        raise ValueError("its history must be a list of dicts of plain values.")
+
+    estimator = cls(**params)
+    if device is not None:
+        estimator.set_params(device=device)
+    estimator._validate_params()
+    for name, value in fitted.items():
+        setattr(estimator, name, value)
+    network_shape = _network_shape(estimator)
+    if list(network_shape) != info["network_shape"] or math.prod(
+        network_shape
+    ) != estimator.n_features_in_:
+        raise ValueError(
+            f"its network_shape {info['network_shape']!r} disagrees with its fitted "
+            f"attributes (network shape {network_shape}, n_features_in_="
+            f"{estimator.n_features_in_})."
+        )
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and len(names) != estimator.n_features_in_:
+        raise ValueError("its feature_names_in_ and n_features_in_ disagree.")
+    if not all(k.startswith(_MODULE_PREFIX) for k in tensors):
+        raise ValueError(f"it stores tensors outside the network: {sorted(tensors)[:5]}.")
+    state = {k[len(_MODULE_PREFIX):]: v for k, v in tensors.items()}
+    _check_declared_sizes(estimator.get_params(deep=False), network_shape, state)
+    _check_weights_fit(estimator, network_shape, state)
+    return estimator, history, state
+
+
+def _checked_fitted(raw, cls, required):
+    """The fitted attributes of the file: public fitted names that ``cls`` does not
+    define, holding data; the ones skae reads back are checked."""
+    undeclared = sorted(name for name in raw if not _is_fitted_name(cls, name))
+    if undeclared:
+        raise ValueError(
+            f"it sets attribute(s) {undeclared}, which {cls.__name__} does not declare; a "
+            "file may set only fitted attributes (public names ending in '_' that are not "
+            "methods, properties, net_ or history_)."
+        )
+    missing = [name for name in required if name not in raw]
+    if missing:
+        raise ValueError(f"it lacks the fitted attribute(s) {missing}.")
+    fitted = {}
+    for name, value in raw.items():
+        value = _decode(value, f"attribute {name}")
+        check, wanted = _FITTED_CHECKS.get(name, (_is_data, "plain data"))
+        if not check(value):
+            raise ValueError(f"attribute {name}={repr(value):.80} must be {wanted}.")
+        fitted[name] = value
+    return fitted
+
+
+def _is_data(value):
+    if isinstance(value, np.ndarray):
+        return True  # decoded arrays hold only numbers or strings
+    return _is_plain(value)
+
+
 def _rebuild_net(estimator, network_shape, device):
     """The untrained skorch net that ``fit`` would build, ready for saved weights."""
-    from ._base import _fork_rng_devices
-
     # Random initial weights are overwritten; keep the caller's global RNG untouched.
     with torch.random.fork_rng(devices=_fork_rng_devices(device)):
         net = estimator._build_net(network_shape, 0, device)
