@@ -9,6 +9,8 @@ import base64
 import datetime
 import html
 import io
+import os
+import tempfile
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -28,6 +30,9 @@ figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.92em; }
 code { background: #f5f5f5; padding: 0 0.25em; }
 """
+# Text that comes from the data (file names, ids, column names) is drawn as it is: no
+# mathtext for "$...$" and no LaTeX, whatever the user's matplotlibrc says.
+_PLAIN = {"parse_math": False, "usetex": False}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -54,7 +59,7 @@ def _show(ax, image, title=None, vmin=0.0, vmax=1.0, cmap=None):
     ax.set_xticks([])
     ax.set_yticks([])
     if title is not None:
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=8, **_PLAIN)
 
 
 def _cluster_colors(clusters):
@@ -113,10 +118,10 @@ def _profiles(X, X_rec, ids, feature_names, second_label):
             continue
         ax.plot(x, X[k], marker=".", lw=1, label="original (standardised)")
         ax.plot(x, X_rec[k], marker=".", lw=1, label=second_label)
-        ax.set_title(_short(ids[k]), fontsize=8)
+        ax.set_title(_short(ids[k]), fontsize=8, **_PLAIN)
         ax.tick_params(labelsize=7)
         if feature_names is not None and len(feature_names) <= 20:
-            ax.set_xticks(x, [_short(f, 10) for f in feature_names], rotation=90)
+            ax.set_xticks(x, [_short(f, 10) for f in feature_names], rotation=90, **_PLAIN)
     axes.ravel()[0].legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
@@ -181,7 +186,7 @@ def plot_exemplars(X, ids, exemplars, is_image, feature_names=None, max_clusters
     ax.set_yticks(range(len(clusters)), [f"cluster {c}" for c in clusters], fontsize=8)
     names = feature_names if feature_names is not None else range(X.shape[1])
     ax.set_xticks(range(X.shape[1]), [_short(str(f), 14) for f in names], rotation=90,
-                  fontsize=7)
+                  fontsize=7, **_PLAIN)
     fig.colorbar(image, ax=ax, label="mean of typical members (standardised)")
     fig.tight_layout()
     return fig
@@ -287,5 +292,15 @@ class Report:
         )
 
     def write(self, path):
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(self.to_html())
+        """Write the page to ``path`` atomically: a temporary file in the same folder,
+        then ``os.replace``; a failure leaves the previous file (or none)."""
+        path = os.fspath(path)
+        fd, temporary = tempfile.mkstemp(prefix=".report-", suffix=".partial",
+                                         dir=os.path.dirname(os.path.abspath(path)))
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.to_html())
+            os.replace(temporary, path)
+        except BaseException:
+            os.remove(temporary)
+            raise

@@ -18,8 +18,11 @@ scores on the core set are compared with the truth (AUROC). The whole demo, in P
 """
 
 import argparse
+import contextlib
+import hashlib
+import json
 import os
-import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -30,10 +33,31 @@ import numpy as np
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 N_ANOMALIES_SHOWN = 10
+OUTPUT_FILES = ("results.csv", "report.html")  # the only files the CLI ever replaces
+MARKER = ".skae-output.json"  # written last; says which files skae wrote, with digests
+_SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class InputError(Exception):
     """A problem with the user's input or options: reported without a traceback."""
+
+
+def printable(text):
+    """``text`` with control characters (newlines, terminal escapes, undecodable bytes of
+    file names) written as Python escapes, so that it prints on one line as it is."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace")
+                   .decode("ascii") for c in str(text))
+
+
+def spreadsheet_safe(text):
+    """OWASP's rule against CSV (formula) injection: a cell that a spreadsheet would read
+    as a formula (it starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return) gets
+    a leading ``'``."""
+    return "'" + text if text.startswith(_SPREADSHEET_TRIGGERS) else text
+
+
+def _warn(message):
+    print(f"skae: warning: {printable(message)}", file=sys.stderr, flush=True)
 
 
 # =========================================================================== loading
@@ -42,9 +66,11 @@ class Dataset:
 
     def __init__(self, X, ids, is_image, description, feature_names=None):
         self.X = X
-        self.ids = [str(i) for i in ids]
+        # Ids go into results.csv, the report and the terminal: one printable line each,
+        # never a spreadsheet formula.
+        self.ids = [spreadsheet_safe(printable(i)) for i in ids]
         self.is_image = is_image
-        self.description = description
+        self.description = printable(description)
         self.feature_names = feature_names
 
 
@@ -92,11 +118,7 @@ def load_image_folder(folder, resize=None):
     from PIL import Image, UnidentifiedImageError
 
     folder = Path(folder)
-    files = sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    files = _image_files(folder)
     if not files:
         raise InputError(
             f"No images found in folder '{folder}': looked for "
@@ -105,10 +127,15 @@ def load_image_folder(folder, resize=None):
     arrays, colour, bad = [], [], []
     for file in files:
         try:
-            with Image.open(file) as image:
-                image.load()
-                array, is_colour = _pil_to_array(image)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            with warnings.catch_warnings():
+                # Images of over Image.MAX_IMAGE_PIXELS pixels (PIL's guard against
+                # decompression bombs) are refused, not just warned about.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(file) as image:
+                    image.load()
+                    array, is_colour = _pil_to_array(image)
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
+                Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             bad.append(f"{file.relative_to(folder)} ({type(exc).__name__}: {exc})")
             continue
         arrays.append(array)
@@ -146,6 +173,34 @@ def load_image_folder(folder, resize=None):
     return Dataset(images, ids, True,
                    f"{len(files)} {kind} images of {shape} pixels{resized} from folder "
                    f"'{folder}'; {how}.")
+
+
+def _image_files(folder):
+    """Image files under ``folder``, sorted; hidden ones (a name part starting with ".")
+    are left out, and so are symbolic links that lead outside ``folder`` (with a
+    warning): the CLI reads nothing but what lies in the folder it was given."""
+    root = folder.resolve()
+    files, outside = [], []
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder)
+        if path.suffix.lower() not in IMAGE_SUFFIXES or any(
+            part.startswith(".") for part in relative.parts
+        ):
+            continue
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # a broken link or a loop of links
+            continue
+        if not target.is_relative_to(root):
+            outside.append(f"{relative} -> {target}")
+        elif target.is_file():  # not a folder, FIFO or device that only looks like one
+            files.append(path)
+    if outside:
+        shown = "; ".join(sorted(outside)[:3]) + (
+            f"; and {len(outside) - 3} more" if len(outside) > 3 else "")
+        _warn(f"skipped {len(outside)} symbolic link(s) in '{folder}' that lead outside "
+              f"it: {shown}.")
+    return sorted(files)
 
 
 def load_array_file(path, key=None, resize=None):
@@ -218,7 +273,8 @@ def load_csv(path, id_column=None):
     path = Path(path)
     try:
         frame = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError,
+            OSError) as exc:
         raise InputError(f"Cannot read '{path}' as CSV: {exc}") from None
     if id_column is not None:
         if id_column not in frame.columns:
@@ -271,6 +327,8 @@ def load_input(path, resize=None, key=None, id_column=None):
         raise InputError(f"'{path}' does not exist.")
     if path.is_dir():
         return load_image_folder(path, resize)
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise InputError(f"'{path}' is not a regular file or a folder.")
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         return load_array_file(path, key, resize)
@@ -376,6 +434,7 @@ def analyse(data, *, latent_dim, epochs, device, seed, map_method, min_cluster_s
     detector = AEAnomalyDetector(result.autoencoder, random_state=seed)
     started = time.perf_counter()
     detector.fit(data.X)
+    _INTERRUPTS.check()  # Ctrl+C between epochs: skorch stopped early and said nothing
     result.fit_seconds = time.perf_counter() - started
     result.detector = detector
     ae = detector.autoencoder_
@@ -546,68 +605,221 @@ print(cluster_report(clusters, embedding=codes))
 
 
 # =========================================================================== output folder
-def check_output_folder(path, overwrite):
-    """Refuse an existing non-empty folder (or a file) unless ``overwrite``."""
+# What the CLI may do to a folder (docs/cli.rst says the same to users): it writes
+# results.csv, report.html and the marker file into the output folder, and nothing else
+# anywhere. A folder that already holds files is written into only with --overwrite and
+# only if skae wrote it (its marker lists the files with their SHA-256); then only those
+# files are replaced, each atomically, and only if nobody changed them since.
+def check_output_folder(path, overwrite, input_path=None):
+    """Refuse an output folder the CLI must not write into; before any long computation,
+    and again just before writing."""
     path = Path(path)
+    target = path.resolve()
+    cwd = Path.cwd().resolve()
+    if target == cwd or cwd.is_relative_to(target):
+        raise InputError(f"Output folder '{path}' is {'' if target == cwd else 'above '}"
+                         "the current folder; give --output a new folder of its own.")
+    if input_path is not None:
+        source = Path(input_path).resolve()
+        if target == source or source.is_relative_to(target):
+            raise InputError(f"Output folder '{path}' contains the input '{input_path}'; "
+                             "give --output a folder outside it.")
+        if target.is_relative_to(source):
+            raise InputError(f"Output folder '{path}' lies inside the input "
+                             f"'{input_path}'; give --output a folder outside it.")
     if path.exists() and not path.is_dir():
         raise InputError(f"Output path '{path}' exists and is not a folder.")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
+    if not path.exists():
+        parent = next(p for p in target.parents if p.exists())
+        if not parent.is_dir():
+            raise InputError(f"Output folder '{path}' would lie under '{parent}', which is "
+                             "a file, not a folder.")
+        _probe_writable(parent, path)
+        return
+    if not any(path.iterdir()):
+        _probe_writable(path, path)
+        return
+    if not overwrite:
         raise InputError(
             f"Output folder '{path}' already exists and is not empty. Choose another "
-            "--output, or add --overwrite to replace its contents."
+            "--output, or add --overwrite to replace the results of an earlier skae run "
+            "there."
         )
+    written = _read_marker(path)
+    for name in OUTPUT_FILES:
+        file = path / name
+        if not os.path.lexists(file):
+            continue
+        if file.is_symlink() or not file.is_file() or _sha256(file) != written.get(name):
+            raise InputError(
+                f"'{file}' was changed or replaced since skae wrote it; --overwrite "
+                "replaces only skae's own, unchanged outputs. Move it away, or choose "
+                "another --output."
+            )
+    _probe_writable(path, path)
 
 
-class _StagedFolder:
-    """Write into a hidden temporary folder next to the target; move it into place only
-    when everything is written, so a crash never leaves a folder that looks complete."""
+def _read_marker(folder):
+    """The files (name -> SHA-256) that skae wrote into ``folder``, from its marker."""
+    marker = folder / MARKER
+    refusal = InputError(
+        f"Output folder '{folder}' holds files that skae did not write (it has no valid "
+        f"{MARKER} from an earlier skae run); --overwrite replaces only skae's own "
+        "outputs. Choose another --output, or empty the folder yourself."
+    )
+    if marker.is_symlink() or not marker.is_file() or marker.stat().st_size > 65536:
+        raise refusal
+    try:
+        files = json.loads(marker.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise refusal from None
+    if not isinstance(files, dict):
+        raise refusal
+    return {k: v for k, v in files.items() if k in OUTPUT_FILES and isinstance(v, str)}
 
-    def __init__(self, target, overwrite):
-        self.target = Path(target).resolve()
-        self.overwrite = overwrite
 
-    def __enter__(self):
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.partial-",
-                                          dir=self.target.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.path, 0o777 & ~umask)  # mkdtemp makes it private (0700)
-        return self.path
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
-            return False
+
+def _probe_writable(folder, output):
+    """Create and remove a temporary folder in ``folder``: fails early, before training,
+    on a read-only or virtual file system (``/proc``) or without permission."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".skae-probe-", dir=folder))
+    except OSError as exc:
+        raise InputError(f"Cannot write output folder '{output}': cannot create files in "
+                         f"'{folder}' ({exc.strerror or exc}).") from None
+
+
+def _write_atomically(folder, contents):
+    """Write ``{name: bytes}`` into ``folder``: each file first under a temporary name in
+    the same folder, then all moved over the old ones with ``os.replace`` (Ctrl+C waits
+    for the moves), so every file is either its old or its complete new version."""
+    umask = os.umask(0)
+    os.umask(umask)
+    staged = {}
+    try:
+        for name, data in contents.items():
+            fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".skae-partial",
+                                             dir=folder)
+            staged[name] = temporary
+            with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fh.fileno(), 0o666 & ~umask)  # mkstemp makes it private
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        with _INTERRUPTS.deferred():
+            for name in contents:
+                os.replace(staged.pop(name), folder / name)
+    finally:
+        for temporary in staged.values():
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+
+
+def write_outputs(folder, data, result, title, options, overwrite, extra=None,
+                  input_path=None, command="explore"):
+    """results.csv, report.html and the marker, written into ``folder`` atomically.
+
+    Everything is computed in memory first; the folder (and any missing parents) is
+    created only then, and removed again if writing fails.
+    """
+    from matplotlib import rc_context
+
+    from . import __version__
+
+    table = results_table(data, result).to_csv(index=False).encode("utf-8")
+    with rc_context({"text.usetex": False}):  # a user's matplotlibrc may ask for LaTeX
+        page = build_report(data, result, title, options, extra).to_html().encode("utf-8")
+    contents = {"results.csv": table, "report.html": page}
+    marker = {"written_by": f"skae {command}", "version": __version__,
+              "files": {name: hashlib.sha256(b).hexdigest() for name, b in contents.items()},
+              "note": "skae explore/demo --overwrite replaces only these files, and only "
+                      "while their SHA-256 matches."}
+    contents[MARKER] = (json.dumps(marker, indent=2) + "\n").encode("utf-8")
+    folder = Path(folder)
+    _INTERRUPTS.check()
+    check_output_folder(folder, overwrite, input_path)  # the folder may have changed
+    created = []
+    try:
+        for parent in reversed([folder, *folder.parents]):
+            if not parent.exists():
+                parent.mkdir()
+                created.append(parent)
+        _write_atomically(folder, contents)
+    except BaseException:
+        for made in reversed(created):  # only the folders made here, and only if empty
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
+    return folder
+
+
+# =========================================================================== interrupts
+class _Interrupts:
+    """Ctrl+C while a command runs. skorch's ``fit`` catches KeyboardInterrupt and
+    returns as if training had ended, so the SIGINT handler also remembers it: ``check``
+    then stops the command before anything is written; ``deferred`` holds Ctrl+C back
+    while the finished outputs are moved into place."""
+
+    def __init__(self):
+        self.received = False
+        self._deferring = False
+
+    def _handle(self, signum, frame):
+        self.received = True
+        if not self._deferring:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self):
+        self.received, self._deferring = False, False
         try:
-            check_output_folder(self.target, self.overwrite)  # it may have appeared since
-        except InputError:
-            shutil.rmtree(self.path, ignore_errors=True)
-            raise
-        if self.target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old-",
-                                        dir=self.target.parent))
-            os.replace(self.target, old / "previous")
-            os.replace(self.path, self.target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self.path, self.target)
-        return False
+            previous = signal.getsignal(signal.SIGINT)
+            if previous in (signal.SIG_IGN, None):  # ignored (a background job) or not
+                previous = None                     # set from Python: leave it so
+            else:
+                signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: only KeyboardInterrupt is seen
+            previous = None
+        try:
+            yield self
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    def check(self):
+        if self.received:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self):
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self.received:
+            raise _InterruptedAfterWriting
 
 
-def write_outputs(folder, data, result, title, options, overwrite, extra=None):
-    """results.csv and report.html, staged and then moved into ``folder``."""
-    with _StagedFolder(folder, overwrite) as staging:
-        results_table(data, result).to_csv(staging / "results.csv", index=False)
-        build_report(data, result, title, options, extra).write(staging / "report.html")
-    return Path(folder)
+class _InterruptedAfterWriting(KeyboardInterrupt):
+    """Ctrl+C came while the finished outputs were being moved into place."""
+
+
+_INTERRUPTS = _Interrupts()
 
 
 # =========================================================================== explore
 def run_explore(args):
     output = Path(args.output) if args.output else Path.cwd() / (
         Path(args.path).resolve().name.split(".")[0] + "_skae")
-    check_output_folder(output, args.overwrite)  # fail before the long part
+    check_output_folder(output, args.overwrite, args.path)  # fail before the long part
     resize = tuple(args.resize) if args.resize else None
     data = load_input(args.path, resize=resize, key=args.key, id_column=args.id_column)
     _say(args, f"skae explore: {data.description}")
@@ -620,11 +832,12 @@ def run_explore(args):
     result = analyse(data, latent_dim=args.latent_dim, epochs=args.epochs,
                      device=args.device, seed=args.seed, map_method=args.map,
                      min_cluster_size=min_cluster_size, verbose=0 if args.quiet else 1)
+    _INTERRUPTS.check()
     options = {"path": str(args.path), "latent size": args.latent_dim,
                "epochs": args.epochs, "device": args.device, "seed": args.seed,
                "map": args.map, "resize": resize}
     write_outputs(output, data, result, f"skae explore: {Path(args.path).name}", options,
-                  args.overwrite)
+                  args.overwrite, input_path=args.path)
     cr = result.cluster_report
     print(f"{cr.n_clusters} cluster(s); sizes "
           f"{', '.join(str(int(s)) for s in cr.sizes) or '-'}; "
@@ -632,7 +845,7 @@ def run_explore(args):
     top = np.argsort(-result.scores, kind="stable")[:5]
     print("Most anomalous: " + ", ".join(f"{data.ids[i]} ({result.scores[i]:.3g})"
                                           for i in top))
-    print(f"Wrote {output / 'results.csv'} and {output / 'report.html'}")
+    print(printable(f"Wrote {output / 'results.csv'} and {output / 'report.html'}"))
     return 0
 
 
@@ -738,6 +951,7 @@ def run_demo(args):
     print(f"\n[1/4] ConvAutoEncoder on all {len(X)} images ({args.epochs} epochs)",
           flush=True)
     ae = autoencoder().fit(X)
+    _INTERRUPTS.check()
     codes = ae.transform(X)
 
     # What the classifier and the clustering see: the codes, and for the particles also
@@ -763,6 +977,7 @@ def run_demo(args):
     print(f"\n[3/4] AEAnomalyDetector trained on the {int(is_control.sum())} control "
           "images", flush=True)
     detector = AEAnomalyDetector(autoencoder(), random_state=args.seed).fit(X[is_control])
+    _INTERRUPTS.check()
     normality = detector.score_samples(X[core])
     auroc_images = roc_auc_score(is_unknown[core], -normality)
     auroc_rec = roc_auc_score(is_unknown[core],
@@ -773,6 +988,7 @@ def run_demo(args):
         # mean is the combined evidence.
         feature_detector = AEAnomalyDetector(random_state=args.seed)
         feature_detector.fit(features[is_control])
+        _INTERRUPTS.check()
         feature_normality = feature_detector.score_samples(features[core])
         auroc_features = roc_auc_score(is_unknown[core], -feature_normality)
         normality = (normality + feature_normality) / 2
@@ -783,6 +999,7 @@ def run_demo(args):
     min_cluster_size = args.min_cluster_size or default_min_cluster_size(len(X))
     xy, clusters, clusterer = map_and_cluster(represent, "umap", min_cluster_size, args.seed)
     report = cluster_report(clusters, embedding=represent, n_exemplars=8)
+    _INTERRUPTS.check()
     elapsed = time.perf_counter() - started
 
     lines = [
@@ -855,9 +1072,9 @@ def run_demo(args):
                    "latent size": args.latent_dim, "epochs": args.epochs,
                    "seed": args.seed}
         write_outputs(args.output, data, result, f"skae demo: {args.data}", options,
-                      args.overwrite, extra)
-        print(f"Wrote {Path(args.output) / 'results.csv'} and "
-              f"{Path(args.output) / 'report.html'}")
+                      args.overwrite, extra, command="demo")
+        print(printable(f"Wrote {Path(args.output) / 'results.csv'} and "
+                        f"{Path(args.output) / 'report.html'}"))
     return 0
 
 
@@ -931,7 +1148,10 @@ def build_parser():
                          help="smallest group of items that counts as a cluster "
                               "(default: 2.5%% of the items, at least 5)")
         sub.add_argument("--overwrite", action="store_true",
-                         help="replace the contents of an existing output folder")
+                         help="replace the results of an earlier skae run in the output "
+                              "folder: only results.csv and report.html, only if skae "
+                              "wrote them and nobody changed them since; other files "
+                              "there are kept")
         sub.add_argument("--quiet", action="store_true",
                          help="no progress bars or training log")
 
@@ -994,7 +1214,12 @@ def build_parser():
             "               map_y (2-D map), code_0, code_1, ... (the learned code)\n"
             "  report.html  one self-contained page: training curve, reconstructions, the\n"
             "               map coloured by cluster, typical items of each cluster, the most\n"
-            "               anomalous items with maps of where they differ."
+            "               anomalous items with maps of where they differ.\n"
+            "  .skae-output.json  which files skae wrote, with their SHA-256 (--overwrite\n"
+            "               replaces nothing else).\n"
+            "skae reads only PATH (symbolic links leading out of a folder are skipped) and\n"
+            "writes only these three files. Exit status: 0 done, 2 bad input or output\n"
+            "folder, 1 the analysis failed, 130 interrupted (Ctrl+C; nothing written)."
         ),
         epilog=(
             "examples:\n"
@@ -1007,7 +1232,8 @@ def build_parser():
     explore.add_argument("--output", metavar="FOLDER", default=None,
                          help="where to write results.csv and report.html (default: "
                               "<name of PATH>_skae in the current folder); must not exist "
-                              "or be empty unless --overwrite")
+                              "or be empty unless --overwrite, and may not be, contain or "
+                              "lie inside PATH, nor be or contain the current folder")
     explore.add_argument("--resize", type=_positive_int, nargs=2, metavar=("HEIGHT", "WIDTH"),
                          default=None,
                          help="resize every image to HEIGHT x WIDTH pixels (needed when "
@@ -1027,26 +1253,42 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run the ``skae`` command line; returns the exit status (0 = success)."""
+    """Run the ``skae`` command line; returns the exit status.
+
+    0: success. 2: bad input, options or output folder, or a file that cannot be read
+    or written (one line on stderr, no traceback). 1: the analysis failed (training
+    diverged, out of memory). 130: interrupted (Ctrl+C); the output folder is as before.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"demo": run_demo, "explore": run_explore}
-    from .exceptions import TrainingDivergedError
+    from .exceptions import TrainingDivergedError, TrainingInterruptedWarning
+
+    def fail(message, status):
+        print(f"skae {args.command}: {printable(message)}", file=sys.stderr, flush=True)
+        return status
+
+    writes = args.command == "explore" or args.output  # demo writes only with --output
+    kept = "; the output folder was left as it was." if writes else "."
 
     try:
-        return handlers[args.command](args)
-    except InputError as exc:
-        print(f"skae {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        with _INTERRUPTS.installed(), warnings.catch_warnings():
+            # Ctrl+C inside fit: skorch returns normally and skae warns; stop instead.
+            warnings.filterwarnings("error", category=TrainingInterruptedWarning)
+            return handlers[args.command](args)
+    except (InputError, OSError) as exc:  # OSError: a file that cannot be read or written
+        return fail(f"error: {exc}", 2)
     except (TrainingDivergedError, MemoryError, ValueError) as exc:
         if os.environ.get("SKAE_DEBUG"):
             raise
-        print(f"skae {args.command}: error: {type(exc).__name__}: {exc} (set SKAE_DEBUG=1 "
-              "to see where it happened)", file=sys.stderr)
-        return 1
+        return fail(f"error: {type(exc).__name__}: {exc} (set SKAE_DEBUG=1 to see where it "
+                    "happened)", 1)
+    except _InterruptedAfterWriting:
+        return fail("interrupted, after the outputs had been written completely.", 130)
     except KeyboardInterrupt:
-        print(f"skae {args.command}: interrupted; nothing was written.", file=sys.stderr)
-        return 130
+        return fail(f"interrupted{kept}", 130)
+    except TrainingInterruptedWarning:
+        return fail(f"interrupted during training{kept}", 130)
 
 
 if __name__ == "__main__":  # pragma: no cover

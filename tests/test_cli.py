@@ -81,29 +81,32 @@ def test_explore_png_folder(tmp_path, capsys):
     table, page = _check_outputs(out, 30, ids)
     assert "30 grayscale images of 16x16 pixels" in page
     assert "Wrote" in stdout
-    # Nothing but the two outputs, and no staging folder left behind.
-    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.csv"]
+    # Nothing but the two outputs and the marker, and no temporary file left behind.
+    assert sorted(p.name for p in out.iterdir()) == [cli.MARKER, "report.html",
+                                                     "results.csv"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pngs", "result"]
 
 
-def test_explore_npy_with_umap_and_overwrite(tmp_path, capsys):
+def test_explore_npy_with_umap_into_existing_folder(tmp_path, capsys):
     images = _shapes(40, seed=1).astype(np.float32) / 255
     path = tmp_path / "stack.npy"
     np.save(path, images)
     out = tmp_path / "out"
     out.mkdir()
-    (out / "old.txt").write_text("previous run")
+    (out / "old.txt").write_text("not written by skae")
     code, _, err = _run(["explore", path, "--output", out, *FAST], capsys)
     assert code == 2
     assert "already exists and is not empty" in err and "--overwrite" in err
     assert "Traceback" not in err
-    assert (out / "old.txt").read_text() == "previous run"  # untouched
+    # --overwrite replaces only what skae wrote (its marker says what): not this folder.
+    code, _, err = _run(["explore", path, "--output", out, "--overwrite", *FAST], capsys)
+    assert code == 2 and "did not write" in err
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]  # untouched
 
-    code, stdout, err = _run(["explore", path, "--output", out, "--overwrite", *FAST],
-                             capsys)
+    (out / "old.txt").unlink()  # an empty folder is fine without --overwrite
+    code, stdout, err = _run(["explore", path, "--output", out, *FAST], capsys)
     assert code == 0, err
     table, _ = _check_outputs(out, 40, [str(i) for i in range(40)])
-    assert not (out / "old.txt").exists()
     # The odd square (last item) is among the most anomalous items.
     assert table["anomaly_rank"].iloc[-1] <= 3
 
