@@ -4,7 +4,7 @@ from ._anomaly import AEAnomalyDetector
 from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
 from ._base import BaseAutoEncoder
 from .compression import AutoEncoderCodec
-from .exceptions import TrainingDivergedError
+from .exceptions import TrainingDivergedError, TrainingInterruptedWarning
 from .semi_supervised import EncoderClassifier, FewLabelClassifier
 
 __version__ = "0.1.0.dev0"
@@ -19,5 +19,6 @@ __all__ = [
     "FewLabelClassifier",
     "LinearAutoEncoder",
     "TrainingDivergedError",
+    "TrainingInterruptedWarning",
     "__version__",
 ]

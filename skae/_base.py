@@ -68,6 +68,15 @@ def resolve_device(device):
     return str(device)
 
 
+def _fused_adam_on(device):
+    """Whether PyTorch has a fused Adam kernel for ``device`` (CPU from 2.4 on, CUDA)."""
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return True
+    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+    return kind == "cpu" and (major, minor) >= (2, 4)
+
+
 def _output_dtype(X):
     """float64 stays float64; float32 and integer input (e.g. uint8 images) give float32."""
     return X.dtype if X.dtype in FLOAT_DTYPES else np.dtype(np.float32)
@@ -252,6 +261,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------------ fitting
     def _default_optimizer_params(self):
+        # PyTorch's fused Adam/AdamW (one kernel per step for all parameters) takes about
+        # a third off a small network's training time on CPU; PyTorch < 2.4 has no
+        # fused CPU kernel. optimizer_params={"fused": False} turns it off.
+        if self.optimizer in ("adam", "adamw") and _fused_adam_on(resolve_device(self.device)):
+            return {"fused": True}
         return {}
 
     @keeps_state_on_failure

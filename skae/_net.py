@@ -22,7 +22,7 @@ from skorch.callbacks import Callback
 from skorch.hf import AccelerateMixin  # imports no Hugging Face package until used
 
 from ._torch_dataset import DatasetArray, prefetch
-from .exceptions import TrainingDivergedError
+from .exceptions import TrainingDivergedError, TrainingInterruptedWarning
 from .losses import nt_xent_loss
 
 PRECISIONS = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
@@ -329,7 +329,7 @@ class RestoreOnInterrupt(Callback):
         warnings.warn(
             f"Training was interrupted in epoch {interrupted}; the model keeps the weights "
             f"of the last finished epoch ({len(net.history)}).",
-            UserWarning,
+            TrainingInterruptedWarning,
             stacklevel=2,
         )
 

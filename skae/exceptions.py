@@ -10,4 +10,13 @@ class TrainingDivergedError(FloatingPointError):
     """
 
 
-__all__ = ["TrainingDivergedError"]
+class TrainingInterruptedWarning(UserWarning):
+    """``fit`` was interrupted (Ctrl+C, ``KeyboardInterrupt``) inside an epoch.
+
+    The model keeps the weights of the last finished epoch and ``stop_reason_`` says
+    so; catch this warning (or check ``stop_reason_``) to tell an interrupted fit from a
+    finished one.
+    """
+
+
+__all__ = ["TrainingDivergedError", "TrainingInterruptedWarning"]
