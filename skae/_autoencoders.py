@@ -111,7 +111,8 @@ class DenseAutoEncoder(_TabularAutoEncoder):
     >>> from sklearn.preprocessing import StandardScaler
     >>> from skae import DenseAutoEncoder
     >>> X, _ = load_breast_cancer(return_X_y=True)
-    >>> model = make_pipeline(StandardScaler(), DenseAutoEncoder(latent_dim=4, random_state=0))
+    >>> model = make_pipeline(StandardScaler(), DenseAutoEncoder(latent_dim=4, max_epochs=20,
+    ...                                                          random_state=0))
     >>> model.fit_transform(X).shape
     (569, 4)
     """

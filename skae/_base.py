@@ -69,8 +69,14 @@ def resolve_device(device):
 
 
 def _fused_adam_on(device):
-    """Whether PyTorch has a fused Adam kernel for ``device`` (CPU from 2.4 on, CUDA)."""
-    kind = torch.device(device).type
+    """Whether PyTorch has a fused Adam kernel for ``device`` (CPU from 2.4 on, CUDA).
+    Never raises: an unusable device is reported where the net is placed."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError, ValueError):
+        return False
     if kind == "cuda":
         return True
     major, minor = (int(part) for part in torch.__version__.split(".")[:2])
@@ -91,7 +97,7 @@ def _fork_rng_devices(device):
 
 # The "auto" training budget (documented in the ``max_epochs`` parameter text).
 AUTO_SAMPLE_PASSES = 120_000
-AUTO_EPOCH_BOUNDS = (20, 1000)
+AUTO_EPOCH_BOUNDS = (20, 300)
 AUTO_LBFGS_EPOCHS = 50
 AUTO_MIN_BATCH_SIZE = 16
 AUTO_FINAL_LR_FRACTION = 0.01
@@ -264,7 +270,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # PyTorch's fused Adam/AdamW (one kernel per step for all parameters) takes about
         # a third off a small network's training time on CPU; PyTorch < 2.4 has no
         # fused CPU kernel. optimizer_params={"fused": False} turns it off.
-        if self.optimizer in ("adam", "adamw") and _fused_adam_on(resolve_device(self.device)):
+        if self.optimizer in ("adam", "adamw") and _fused_adam_on(self.device):
             return {"fused": True}
         return {}
 

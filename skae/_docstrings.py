@@ -26,8 +26,8 @@ loss : {{"mse", "l1", "bce", "ssim", "ssim_l1", "perceptual"}} or callable, defa
         ``reconstruction_error`` are in the network's units.
     max_epochs : int or "auto", default={max_epochs}
         Passes over the training data. ``"auto"`` scales the budget with the data:
-        ``clip(ceil(120000 / n_train), 20, 1000)`` epochs, i.e. about 120,000 sample
-        passes but at least 20 and at most 1,000 epochs (50 epochs with
+        ``clip(ceil(120000 / n_train), 20, 300)`` epochs, i.e. about 120,000 sample
+        passes but at least 20 and at most 300 epochs (50 epochs with
         ``optimizer="lbfgs"``): 500 images get 240 epochs, 6,000 or more get 20. With
         ``"auto"`` the learning rate follows a cosine schedule from ``lr`` down to
         ``lr / 100`` over those epochs, and training stops once the loss that

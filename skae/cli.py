@@ -359,10 +359,9 @@ def make_autoencoder(data, latent_dim, epochs, device, seed, verbose):
     common = dict(latent_dim=latent_dim, max_epochs=epochs, device=device, random_state=seed,
                   verbose=verbose)
     if data.is_image:
-        return ConvAutoEncoder(channels=conv_channels(data.X.shape[1:]), batch_size=64,
-                               **common)
+        return ConvAutoEncoder(channels=conv_channels(data.X.shape[1:]), **common)
     hidden = int(np.clip(2 * data.X.shape[1], 16, 128))
-    return DenseAutoEncoder(hidden_layer_sizes=(hidden,), batch_size=64, **common)
+    return DenseAutoEncoder(hidden_layer_sizes=(hidden,), **common)
 
 
 def default_min_cluster_size(n_items):
@@ -497,7 +496,7 @@ def build_report(data, result, title, options, extra=None):
     report.paragraph(
         f"Model: {type(ae).__name__}(latent_dim={ae.latent_dim}) trained for "
         f"{len(result.loss_curve)} epochs in {result.fit_seconds:.1f} s "
-        f"(final loss {result.loss_curve[-1]:.4g}); anomaly scores from AEAnomalyDetector "
+        f"(final loss {result.loss_curve[-1]:.4g}; stopped: {ae.stop_reason_}); anomaly scores from AEAnomalyDetector "
         f"(method='{result.detector.method}': reconstruction error and distance of the "
         "code to its nearest codes, robustly standardised; higher = more unusual)."
     )
@@ -522,7 +521,7 @@ def build_report(data, result, title, options, extra=None):
     report.heading("Training curve")
     report.figure(plot_training_curve(result.loss_curve),
                   "Reconstruction loss per epoch. A curve still falling steeply at the end "
-                  "means more epochs (--epochs) would help.")
+                  "means more epochs (--epochs N) would help.")
     report.heading("Reconstructions")
     report.figure(
         plot_reconstructions(result.X_shown, result.reconstructions, data.ids,
@@ -826,7 +825,7 @@ def run_explore(args):
     if data.is_image and np.prod(data.X.shape[-2:]) > 256 * 256:
         _say(args, "Tip: images this large train slowly on a CPU; --resize 128 128 (or "
                    "smaller) is often enough to find clusters and anomalies.")
-    _say(args, f"Training the autoencoder ({args.epochs} epochs, latent size "
+    _say(args, f"Training the autoencoder (epochs: {args.epochs}, latent size "
                f"{args.latent_dim}) ...")
     min_cluster_size = args.min_cluster_size or default_min_cluster_size(len(data.X))
     result = analyse(data, latent_dim=args.latent_dim, epochs=args.epochs,
@@ -944,11 +943,11 @@ def run_demo(args):
     def autoencoder():
         return ConvAutoEncoder(latent_dim=args.latent_dim,
                                channels=conv_channels(X.shape[1:]), max_epochs=args.epochs,
-                               batch_size=64, device=args.device, random_state=args.seed,
+                               device=args.device, random_state=args.seed,
                                verbose=0 if args.quiet else 1)
 
     # 1. Representation: an autoencoder on every image, labelled or not.
-    print(f"\n[1/4] ConvAutoEncoder on all {len(X)} images ({args.epochs} epochs)",
+    print(f"\n[1/4] ConvAutoEncoder on all {len(X)} images (epochs: {args.epochs})",
           flush=True)
     ae = autoencoder().fit(X)
     _INTERRUPTS.check()
@@ -1088,6 +1087,11 @@ def _composition(labels, names, unknown, top=3):
 
 
 # =========================================================================== parser
+def _epochs(text):
+    """``--epochs``: "auto" (the data-dependent budget of ``max_epochs="auto"``) or N."""
+    return "auto" if text == "auto" else _positive_int(text)
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -1133,11 +1137,13 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    def common(sub, epochs, latent):
+    def common(sub, latent):
         sub.add_argument("--latent-dim", type=_positive_int, default=latent, metavar="N",
                          help=f"size of the code learned for each item (default {latent})")
-        sub.add_argument("--epochs", type=_positive_int, default=epochs, metavar="N",
-                         help=f"passes over the data while training (default {epochs})")
+        sub.add_argument("--epochs", type=_epochs, default="auto", metavar="N",
+                         help="passes over the data while training; 'auto' (the default) "
+                              "scales them with the number of items and stops when the "
+                              "held-out loss stops improving")
         sub.add_argument("--device", type=_device, default="auto",
                          help="'cpu', 'cuda', 'cuda:1', or 'auto' = GPU if there is one "
                               "(default auto)")
@@ -1193,7 +1199,7 @@ def build_parser():
                            "autoencoder (default 64)")
     demo.add_argument("--output", metavar="FOLDER", default=None,
                       help="also write results.csv and report.html into this folder")
-    common(demo, epochs=15, latent=16)
+    common(demo, latent=16)
 
     explore = commands.add_parser(
         "explore", formatter_class=formatter,
@@ -1248,7 +1254,7 @@ def build_parser():
                               "are HDBSCAN's (its finest dense groups if one cluster would "
                               "hold over half of the items); items between groups are "
                               "cluster -1")
-    common(explore, epochs=30, latent=8)
+    common(explore, latent=8)
     return parser
 
 

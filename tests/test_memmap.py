@@ -68,9 +68,14 @@ def test_uint8_memmap_training_is_reproducible_and_equals_float_input(uint8_memm
                   random_state=0, device="cpu")
     flat = X.reshape(len(X), -1)
     a = DenseAutoEncoder(**params).fit(flat)
-    b = DenseAutoEncoder(**params).fit(np.asarray(flat, dtype=np.float32))
+    # uint8 input is divided by 255 batch by batch (input_scale="auto"): it trains as the
+    # float images in [0, 1] do.
+    scaled = (np.asarray(flat, dtype=np.float32) / 255).astype(np.float32)
+    b = DenseAutoEncoder(**params).fit(scaled)
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
-    np.testing.assert_allclose(a.transform(flat), b.transform(flat), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(a.transform(flat), b.transform(scaled), rtol=1e-4, atol=1e-4)
+    again = DenseAutoEncoder(**params).fit(flat)
+    np.testing.assert_array_equal(again.transform(flat), a.transform(flat))
 
 
 def test_float_memmap_read_only(tmp_path):

@@ -12,7 +12,7 @@ from umap import UMAP
 
 from skae import ConvAutoEncoder
 
-AE = dict(channels=(8, 16), max_epochs=10, random_state=0, device="cpu")
+AE = dict(channels=(8, 16), max_epochs=10, batch_size=64, random_state=0, device="cpu")
 
 
 @pytest.fixture(scope="module")
