@@ -85,17 +85,21 @@ def images(fashion_subset):
     return X[:500], y[:500], X[500:700], y[500:700]
 
 
-@pytest.fixture(scope="module")
-def discovery(images):
-    X, _, _, _ = images
-    pipe = Pipeline(
+def _discovery_pipeline(autoencoder):
+    return Pipeline(
         [
-            ("ae", ConvAutoEncoder(**AE)),
+            ("ae", autoencoder),
             ("umap", umap.UMAP(n_components=4, n_neighbors=10, min_dist=0.0, n_epochs=60,
                                random_state=0)),
             ("cluster", hdbscan.HDBSCAN(min_cluster_size=15, prediction_data=True)),
         ]
     )
+
+
+@pytest.fixture(scope="module")
+def discovery(images):
+    X, _, _, _ = images
+    pipe = _discovery_pipeline(ConvAutoEncoder(**AE))
     labels = pipe.fit_predict(X)
     return pipe, labels
 
@@ -108,8 +112,20 @@ def test_discovery_fit_predict_and_report(images, discovery):
     report = cluster_report(labels, probabilities=pipe["cluster"].probabilities_)
     assert 2 <= report.n_clusters <= 30
     assert report.sizes.sum() + report.n_noise == len(X)
-    # Clusters of real images carry information about the (unseen) classes.
-    assert normalized_mutual_info_score(y, labels) > 0.2
+
+
+def test_clusters_of_new_images_beat_an_untrained_encoder(images, discovery):
+    # Clusters carry information about the (unseen) classes of held-out images, more
+    # than the same pipeline on the codes of the network at its initial weights (zero
+    # epochs: what a decoder that ignores its code would leave). Measured NMI on the 200
+    # held-out images: 0.41 against 0.21 (in-sample: 0.41 against 0.26).
+    X, _, X_new, y_new = images
+    pipe, _ = discovery
+    untrained = _discovery_pipeline(ConvAutoEncoder(**AE, net_params={"max_epochs": 0}))
+    untrained.fit(X)
+    nmi = normalized_mutual_info_score(y_new, predict_clusters(pipe, X_new))
+    baseline = normalized_mutual_info_score(y_new, predict_clusters(untrained, X_new))
+    assert nmi > baseline + 0.1, (nmi, baseline)
 
 
 def test_predict_clusters_on_new_data(images, discovery):

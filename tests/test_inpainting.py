@@ -228,7 +228,24 @@ def test_fit_ignores_y_and_fit_pairs_validates(table):
         DenseAutoEncoder(latent_dim=0).fit_pairs(table, table)
 
 
+class Invert:
+    """A deterministic corruption: ``1 - X`` (the negative of an image in [0, 1])."""
+
+    def __call__(self, X, generator):
+        return 1.0 - X
+
+
 def test_fit_pairs_with_corruption_corrupts_inputs_only(images):
-    ae = ConvAutoEncoder(8, channels=(4,), max_epochs=2, random_state=0,
-                         corruption=GaussianNoise(0.1)).fit_pairs(images[:64], images[:64])
-    assert np.isfinite(ae.loss_curve_).all()
+    # fit_pairs(X, T) with a corruption c trains on the pairs (c(X), T): the losses are
+    # those of fit_pairs(c(X), T) without one, step for step. Corrupted targets (c(T))
+    # or uncorrupted inputs give other losses.
+    X, T = images[:64], images[64:128]
+    params = dict(latent_dim=8, channels=(4,), max_epochs=2, batch_size=16,
+                  lr=1e-2, early_stopping=False, random_state=0, device="cpu")
+    ae = ConvAutoEncoder(corruption=Invert(), **params).fit_pairs(X, T)
+    reference = ConvAutoEncoder(**params).fit_pairs(1.0 - X, T)
+    np.testing.assert_allclose(ae.loss_curve_, reference.loss_curve_, rtol=1e-5)
+    both = ConvAutoEncoder(**params).fit_pairs(1.0 - X, 1.0 - T)
+    assert not np.allclose(ae.loss_curve_, both.loss_curve_, rtol=1e-3)
+    noisy = ConvAutoEncoder(**params, corruption=GaussianNoise(0.1)).fit_pairs(X, T)
+    assert np.isfinite(noisy.loss_curve_).all()
