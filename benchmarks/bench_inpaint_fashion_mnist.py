@@ -18,6 +18,7 @@ cores). ``--quick`` runs a small version to check the script.
 """
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -78,7 +79,9 @@ def main(quick=False):
     model.fit(train)
     filled = model.inpaint(holed, mask, n_iter=n_iter)
     skae_time = time.perf_counter() - start
-    assert np.array_equal(filled[~mask], holed[~mask])
+    # Computed and printed, not asserted: ``python -O`` strips asserts.
+    n_changed = int(np.count_nonzero(filled[~mask] != holed[~mask]))
+    n_known = int(np.count_nonzero(~mask))
     described = ", ".join(f"{k}={v}" for k, v in model_params.items())
     rows.append(("skae ConvAutoEncoder", f"{described}, inpaint n_iter={n_iter}",
                  *hole_scores(filled, test, mask), skae_time))
@@ -92,14 +95,17 @@ def main(quick=False):
     print()
     print(f"skae - inpaint_biharmonic: {gain:+.2f} dB PSNR in the holes (target: >= +2 dB) "
           f"-> {'PASS' if gain >= 2 else 'FAIL'}")
-    print(f"known pixels returned bit for bit: yes; training: {model.n_epochs_} epochs, "
+    kept = "yes" if n_changed == 0 else f"NO ({n_changed} of {n_known} known pixels changed)"
+    print(f"known pixels returned bit for bit: {kept}; training: {model.n_epochs_} epochs, "
           f"final train loss {model.loss_curve_[-1]:.5f}; skae time includes training")
+    return n_changed == 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small, fast check run")
     wall, cpu = time.perf_counter(), time.process_time()
-    main(parser.parse_args().quick)
+    known_kept = main(parser.parse_args().quick)
     print(f"total: {time.perf_counter() - wall:.0f} s wall, "
           f"{time.process_time() - cpu:.0f} s CPU (all threads of this process)")
+    sys.exit(0 if known_kept else 1)

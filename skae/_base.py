@@ -8,7 +8,7 @@ and which encoder/decoder to build (``_build_encoder_decoder``).
 import copy
 import functools
 import math
-from abc import abstractmethod
+from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
@@ -150,12 +150,16 @@ def keeps_state_on_failure(fit_method):
 
 
 @fill_doc
-class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class BaseAutoEncoder(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+):
     """Base class of skae autoencoders; subclass it for a new architecture.
 
-    A subclass implements ``_validate_input`` (check X, return it in the network's layout),
-    ``_to_sample_shape`` (give outputs back in the caller's shape) and
-    ``_build_encoder_decoder`` (the torch modules), and passes these parameters on.
+    An abstract class: it cannot be instantiated. A subclass implements
+    ``_validate_input`` (check X, return it in the network's layout),
+    ``_to_sample_shape`` (give outputs back in the caller's shape),
+    ``_build_encoder_decoder`` (the torch modules) and an ``__init__`` that lists its
+    parameters explicitly, as scikit-learn requires, and passes these ones on.
 
     Parameters
     ----------
@@ -267,9 +271,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------------ fitting
     def _default_optimizer_params(self):
-        # PyTorch's fused Adam/AdamW (one kernel per step for all parameters) takes about
-        # a third off a small network's training time on CPU; PyTorch < 2.4 has no
-        # fused CPU kernel. optimizer_params={"fused": False} turns it off.
+        # PyTorch's fused Adam/AdamW (one kernel per step for all parameters) makes a
+        # small network's training faster on CPU (measured once, side by side, outside
+        # benchmarks/; no script prints it); PyTorch < 2.4 has no fused CPU kernel.
+        # optimizer_params={"fused": False} turns it off.
         if self.optimizer in ("adam", "adamw") and _fused_adam_on(self.device):
             return {"fused": True}
         return {}

@@ -10,7 +10,6 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import ConvAutoEncoder, DenseAutoEncoder
 from skae._codec import (
@@ -46,13 +45,6 @@ def _tiny_conv(**params):
         **{"latent_dim": 6, "channels": (4, 8), "max_epochs": 15, "batch_size": 64, "lr": 3e-3,
            "random_state": 0, **params}
     )
-
-
-@parametrize_with_checks(
-    [AutoEncoderCodec(_tiny_dense(latent_dim=2, max_epochs=2), bits=3), PCACodec(2, bits=3)]
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import ast
 import importlib
 import json
 import os
-import pkgutil
 import re
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _public_api import public_modules
 
 import skae
 
@@ -32,15 +32,6 @@ CHROMIUM = Path(os.environ.get("SKAE_CHROMIUM", "/usr/bin/chromium"))
 
 
 # ----------------------------------------------------------------------------- API reference
-def public_modules():
-    """``skae`` and its public submodules (no ``_private`` part in the dotted name)."""
-    names = ["skae"]
-    for info in pkgutil.walk_packages(skae.__path__, "skae."):
-        if not any(part.startswith("_") for part in info.name.split(".")[1:]):
-            names.append(info.name)
-    return names
-
-
 def public_objects():
     """``(qualified name, object)`` for every name in a public module's ``__all__``."""
     out = []

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _public_api import public_modules
 from numpydoc.docscrape import ClassDoc
 from numpydoc.validate import validate
 from sklearn.base import BaseEstimator
@@ -86,14 +87,6 @@ def test_docstring_examples_run(test, tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- numpydoc
-
-
-def public_modules():
-    names = ["skae"]
-    for info in pkgutil.walk_packages(skae.__path__, "skae."):
-        if not any(part.startswith("_") for part in info.name.split(".")[1:]):
-            names.append(info.name)
-    return names
 
 
 def public_api():

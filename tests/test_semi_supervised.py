@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+import umap
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
@@ -12,7 +13,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import ConvAutoEncoder, DenseAutoEncoder
 from skae.semi_supervised import (
@@ -26,34 +26,6 @@ from skae.semi_supervised import (
 CPU = dict(device="cpu", random_state=0)
 TINY_DENSE = dict(latent_dim=4, hidden_layer_sizes=(16,), max_epochs=5, batch_size=64, **CPU)
 TINY_CONV = dict(latent_dim=8, channels=(4, 8), max_epochs=2, batch_size=64, **CPU)
-
-LABELS_MINUS_ONE = (
-    "check_classifiers_classes fits labels {-1, 1}: -1 marks unlabelled rows here (the "
-    "sklearn.semi_supervised convention), so only one class is left and fit must refuse."
-)
-
-
-def _expected_failures(estimator):
-    failures = {"check_classifiers_classes": LABELS_MINUS_ONE}
-    if isinstance(estimator, EncoderClassifier):
-        failures["check_methods_subset_invariance"] = (
-            "float32 torch matrix products differ with the batch size at the 1e-7 level "
-            "(tolerance of the check); predictions agree."
-        )
-    return failures
-
-
-@parametrize_with_checks(
-    [
-        FewLabelClassifier(LogisticRegression()),
-        EncoderClassifier(
-            DenseAutoEncoder(**TINY_DENSE), max_epochs=30, batch_size=64, **CPU
-        ),
-    ],
-    expected_failed_checks=_expected_failures,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 def _few_labels(y, n_per_class, seed=0):
@@ -170,31 +142,44 @@ def test_pipeline_cross_val_and_grid_search(digits):
     assert search.best_estimator_["ae"].n_features_in_ == 64
 
 
-def test_umap_pipeline_with_unlabelled_rows(fashion_subset):
-    import umap
-
-    X, y = fashion_subset
-    X, y = X[:400], y[:400]
-    y_few = _few_labels(y, 8)
-    pipe = Pipeline(
+def _umap_few_label_pipeline(autoencoder):
+    return Pipeline(
         [
-            ("ae", ConvAutoEncoder(**TINY_CONV)),
+            ("ae", autoencoder),
             ("umap", umap.UMAP(n_components=4, n_neighbors=10, n_epochs=30, random_state=0)),
             ("clf", FewLabelClassifier(LogisticRegression(max_iter=500))),
         ]
     )
+
+
+def test_umap_pipeline_with_unlabelled_rows(fashion_subset):
+    X, y = fashion_subset
+    X, y = X[:400], y[:400]
+    y_few = _few_labels(y, 8)
+    unlabelled = y_few == -1
+    # A 4-number code, trained; the baseline is the same pipeline on the network at its
+    # initial weights (zero epochs: what a decoder that ignores its code would leave).
+    # Measured accuracy on the 320 unlabelled rows: 0.61 against 0.42 (random state 1:
+    # 0.65 / 0.38); UMAP on the raw pixels, for reference, 0.62.
+    code = dict(latent_dim=4, channels=(8, 16), batch_size=64, **CPU)
+    pipe = _umap_few_label_pipeline(ConvAutoEncoder(max_epochs=30, lr=3e-3, **code))
     pipe.fit(X, y_few)  # UMAP reads -1 as "unlabelled" (semi-supervised mode)
     assert pipe["clf"].n_labeled_ == 80
-    accuracy = pipe.score(X[::2], y[::2])
-    assert accuracy > 0.3  # chance is 0.1
-    cv = StratifiedKFold(2, shuffle=True, random_state=0)
-    scores = cross_val_score(pipe, X, y_few, cv=cv, error_score="raise")
-    assert np.all(np.isfinite(scores))
+    accuracy = pipe.score(X[unlabelled], y[unlabelled])
+    untrained = _umap_few_label_pipeline(
+        ConvAutoEncoder(max_epochs=1, net_params={"max_epochs": 0}, **code)
+    ).fit(X, y_few)
+    baseline = untrained.score(X[unlabelled], y[unlabelled])
+    assert accuracy > baseline + 0.1, (accuracy, baseline)
     restored = pickle.loads(pickle.dumps(pipe))
     assert_array_equal(restored.predict(X[:50]), pipe.predict(X[:50]))
+    cv = StratifiedKFold(2, shuffle=True, random_state=0)
+    quick = clone(pipe).set_params(ae__max_epochs=2)
+    scores = cross_val_score(quick, X, y_few, cv=cv, error_score="raise")
+    assert np.all(np.isfinite(scores))
     unfitted = clone(pipe)
     assert not hasattr(unfitted["clf"], "estimator_")
-    assert unfitted.get_params()["ae__latent_dim"] == TINY_CONV["latent_dim"]
+    assert unfitted.get_params()["ae__latent_dim"] == 4
 
 
 # ---------------------------------------------------------------------- fine-tuning
@@ -207,7 +192,16 @@ def small_fashion(fashion_subset):
 @pytest.fixture(scope="module")
 def fitted_conv(small_fashion):
     X, _ = small_fashion
-    return ConvAutoEncoder(latent_dim=8, channels=(4, 8), max_epochs=3, batch_size=32, **CPU).fit(X)
+    return ConvAutoEncoder(latent_dim=8, channels=(4, 8), max_epochs=15, batch_size=32, lr=3e-3,
+                           **CPU).fit(X)
+
+
+@pytest.fixture(scope="module")
+def untrained_conv(small_fashion):
+    """The network of ``fitted_conv`` at its initial weights (zero epochs)."""
+    X, _ = small_fashion
+    return ConvAutoEncoder(latent_dim=8, channels=(4, 8), max_epochs=1, batch_size=32,
+                           net_params={"max_epochs": 0}, **CPU).fit(X)
 
 
 def _encoder_state(module):
@@ -231,19 +225,33 @@ def test_encoder_classifier_fine_tunes_a_copy(small_fashion, fitted_conv):
     assert proba.shape == (300, 10) and proba.dtype == np.float64
     assert_allclose(proba.sum(axis=1), 1.0)
     assert_array_equal(clf.predict(X[:300]), clf.classes_[proba.argmax(axis=1)])
+    # Baseline on the same rows: the head alone on the same codes (a linear probe).
+    # Measured accuracy on the 900 unlabelled rows: 0.69 against 0.66. Logistic
+    # regression on the raw pixels of the 100 labelled rows reaches 0.72, which neither
+    # beats at this budget.
     unlabelled = y_few == -1
     accuracy = clf.score(X[unlabelled], y[unlabelled])
-    assert accuracy > 0.5, accuracy  # chance is 0.1; 10 labels per class
+    probe = EncoderClassifier(fitted_conv, freeze_encoder=True, max_epochs=50, **CPU)
+    baseline = probe.fit(X, y_few).score(X[unlabelled], y[unlabelled])
+    assert accuracy > baseline, (accuracy, baseline)
 
 
-def test_encoder_classifier_freeze_encoder(small_fashion, fitted_conv):
+def test_encoder_classifier_freeze_encoder(small_fashion, fitted_conv, untrained_conv):
     X, y = small_fashion
     y_few = _few_labels(y, 10)
     before = _encoder_state(fitted_conv.encoder_)
-    clf = EncoderClassifier(fitted_conv, freeze_encoder=True, max_epochs=5, **CPU)
+    clf = EncoderClassifier(fitted_conv, freeze_encoder=True, max_epochs=50, **CPU)
     clf.fit(X, y_few)
     for key, value in clf.net_.module_.encoder.state_dict().items():
         assert torch.equal(value, before[key])
+    # The probe reads what the encoder learnt from the 1,000 rows: on the same codes of
+    # the network at its initial weights it does much worse. Measured accuracy on the
+    # 900 unlabelled rows: 0.66 against 0.38 (random state 1: 0.64 / 0.46).
+    unlabelled = y_few == -1
+    accuracy = clf.score(X[unlabelled], y[unlabelled])
+    untrained = EncoderClassifier(untrained_conv, freeze_encoder=True, max_epochs=50, **CPU)
+    baseline = untrained.fit(X, y_few).score(X[unlabelled], y[unlabelled])
+    assert accuracy > baseline + 0.1, (accuracy, baseline)
 
 
 def test_encoder_classifier_fits_unfitted_autoencoder_on_all_rows(fashion_subset):
@@ -253,6 +261,11 @@ def test_encoder_classifier_fits_unfitted_autoencoder_on_all_rows(fashion_subset
     ae = ConvAutoEncoder(**TINY_CONV)
     clf = EncoderClassifier(ae, max_epochs=3, **CPU).fit(X, y_few)
     assert not hasattr(ae, "net_")  # the parameter stays unfitted; a clone was fitted
+    # Fitted on all 300 rows, the 270 unlabelled ones included: the same network, weight
+    # for weight, as the autoencoder fitted on X alone.
+    on_all_rows = clone(ae).fit(X)
+    assert clf.autoencoder_.loss_curve_ == on_all_rows.loss_curve_
+    assert_array_equal(clf.autoencoder_.transform(X), on_all_rows.transform(X))
     assert clf.autoencoder_.n_features_in_ == 28 * 28
     assert clf.autoencoder_.sample_shape_ == (28, 28)
     assert clf.n_features_in_ == 28 * 28
@@ -321,9 +334,29 @@ def test_encoder_classifier_augmentation_is_training_only(small_fashion, fitted_
         fitted_conv, augmentation=[RandomShift(2), RandomFlip()], **params
     ).fit(X, y_few)
     assert plain.loss_curve_ != augmented.loss_curve_  # training saw other inputs
-    # Inference is deterministic: no augmentation at predict time.
-    assert_array_equal(augmented.predict_proba(X[:50]), augmented.predict_proba(X[:50]))
     again = EncoderClassifier(
         fitted_conv, augmentation=[RandomShift(2), RandomFlip()], **params
     ).fit(X, y_few)
     assert_allclose(again.predict_proba(X[:50]), augmented.predict_proba(X[:50]))
+    # No augmentation at predict time: an augmentation that counts its calls is called
+    # once per training batch and never by inference.
+    counting = CountingAugmentation()
+    counted = EncoderClassifier(fitted_conv, augmentation=counting, **params).fit(X, y_few)
+    assert CountingAugmentation.calls == 5 * 1  # 5 epochs of 1 batch of 50 rows
+    counted.predict_proba(X), counted.predict(X), counted.decision_function(X[:10])
+    assert CountingAugmentation.calls == 5
+    assert_array_equal(counted.predict_proba(X[:50]), counted.predict_proba(X[:50]))
+
+
+class CountingAugmentation:
+    """Leaves the batch as it is and counts its calls (on the class: the estimator may
+    hold a copy of the instance)."""
+
+    calls = 0
+
+    def __init__(self):
+        CountingAugmentation.calls = 0
+
+    def __call__(self, X, generator):
+        CountingAugmentation.calls += 1
+        return X
