@@ -430,7 +430,8 @@ def analyse(data, *, latent_dim, epochs, device, seed, map_method, min_cluster_s
 
     result = Analysis()
     result.autoencoder = make_autoencoder(data, latent_dim, epochs, device, seed, verbose)
-    detector = AEAnomalyDetector(result.autoencoder, random_state=seed)
+    # novelty=False: the items to rank are the training items themselves.
+    detector = AEAnomalyDetector(result.autoencoder, novelty=False, random_state=seed)
     started = time.perf_counter()
     detector.fit(data.X)
     _INTERRUPTS.check()  # Ctrl+C between epochs: skorch stopped early and said nothing
@@ -587,7 +588,7 @@ from hdbscan import HDBSCAN
 from sklearn.preprocessing import StandardScaler
 
 X = ...  # {data.description}
-detector = AEAnomalyDetector({type(ae).__name__}({args}),
+detector = AEAnomalyDetector({type(ae).__name__}({args}), novelty=False,
                              random_state={result.detector.random_state!r})
 detector.fit(X)
 anomaly_score = -detector.score_samples(X)
@@ -920,6 +921,35 @@ def _parse_classes(text, names, default):
     return chosen
 
 
+FDR = 0.1  # the demo's false discovery rate for "which core items are other things"
+
+
+def _flag_at_fdr(normality, detector, X_control, fdr, feature_detector=None,
+                 features_control=None):
+    """Core items flagged by Benjamini-Hochberg on conformal p-values of ``normality``.
+
+    ``normality`` is the image detector's score, or the mean of the image and feature
+    detectors' scores. Its p-values come from the same score of the held-out control
+    items, which neither detector trained on: both detectors are seeded alike, so they
+    hold out the same items.
+    """
+    from ._anomaly import benjamini_hochberg
+
+    held_out = detector.calibration_indices_
+    calibration = detector.score_samples(X_control[held_out])
+    if feature_detector is not None:
+        if not np.array_equal(held_out, feature_detector.calibration_indices_):
+            raise RuntimeError("the image and feature detectors held out different items")
+        calibration = (calibration
+                       + feature_detector.score_samples(features_control[held_out])) / 2
+    at_most = np.searchsorted(np.sort(calibration), normality, side="right")
+    return benjamini_hochberg((1.0 + at_most) / (len(calibration) + 1.0), fdr)
+
+
+def _share(part, whole):
+    return f"{part.sum() / whole.sum():.0%}" if whole.sum() else "n/a"
+
+
 def run_demo(args):
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import adjusted_rand_score, roc_auc_score
@@ -992,6 +1022,9 @@ def run_demo(args):
         auroc_features = roc_auc_score(is_unknown[core], -feature_normality)
         normality = (normality + feature_normality) / 2
     auroc = roc_auc_score(is_unknown[core], -normality)
+    flagged = _flag_at_fdr(normality, detector, X[is_control], FDR,
+                           None if features is None else feature_detector,
+                           None if features is None else features[is_control])
 
     # 4. Discovery: clusters of the codes.
     print(f"[4/4] UMAP + HDBSCAN on the {seen}", flush=True)
@@ -1016,6 +1049,12 @@ def run_demo(args):
            f"{auroc_rec:.3f})." if features is None else
            f"mean of two AEAnomalyDetectors: on images {auroc_images:.3f} (reconstruction "
            f"error alone {auroc_rec:.3f}), on the features {auroc_features:.3f}."),
+        f"Flagged at a {FDR:.0%} false discovery rate (Benjamini-Hochberg on conformal "
+        f"p-values from {len(detector.calibration_scores_)} held-out control images): "
+        f"{int(flagged.sum())} core images, {int((flagged & is_unknown[core]).sum())} of "
+        f"them of unknown classes ({_share(flagged & ~is_unknown[core], flagged)} false "
+        f"discoveries; {_share(flagged & is_unknown[core], is_unknown[core])} of the "
+        "unknown found).",
         f"Clusters: {report.n_clusters} found for {len(names)} true kinds; adjusted Rand "
         f"index {adjusted_rand_score(y, clusters):.3f}; cluster accuracy "
         f"{cluster_accuracy(y, clusters):.3f}; {report.n_noise} images "
@@ -1064,7 +1103,7 @@ def run_demo(args):
         result.clusterer = clusterer
         from ._report import html_table
 
-        extra = [("text", line) for line in lines[3:6]]
+        extra = [("text", line) for line in lines[3:7]]
         extra.append(("html", html_table(["cluster", "size", "composition"], composition,
                                          text_columns=(2,))))
         options = {"data": args.data, "unknown": ", ".join(unknown),

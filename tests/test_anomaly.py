@@ -7,9 +7,9 @@ from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import AEAnomalyDetector, ConvAutoEncoder, DenseAutoEncoder
 from skae.datasets import load_fashion_mnist_subset
@@ -40,34 +40,76 @@ def fitted_images(fashion):
     return detector, X, y
 
 
-@parametrize_with_checks(
-    [
-        AEAnomalyDetector(_tiny_dense(), random_state=0),
-        AEAnomalyDetector(
-            _tiny_dense(), method="reconstruction", contamination=0.1, random_state=0
-        ),
-    ],
-    expected_failed_checks=lambda estimator: {
-        "check_methods_subset_invariance": (
-            "float32 torch matrix products differ with the batch size at the 1e-7 level "
-            "(the check's tolerance); scores agree to about 1e-6."
-        )
-    },
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+# sklearn's estimator checks of the detector run in tests/test_common.py.
 
 
 # ---------------------------------------------------------------------- the outlier API
+@pytest.fixture(scope="module")
+def bags(fashion):
+    """Bags (class 8) as the normal class: 150 to train on; the 50 other bags and the
+    1,800 images of the other classes held out. On sneakers, the class the other tests
+    use, the distance to the mean image already reaches an AUROC of 0.98."""
+    X, y = fashion
+    train = np.flatnonzero(y == 8)[:150]
+    held_out = np.setdiff1d(np.arange(len(X)), train)
+    return X[train], X[held_out], y[held_out] != 8
+
+
+def _auroc(is_anomaly, anomaly_score):
+    return roc_auc_score(is_anomaly, anomaly_score)
+
+
+def _image_baselines(X_train, X_test, is_anomaly):
+    """AUROC of classical scores of the same held-out images, fitted on the same ones."""
+    flat_train, flat_test = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)
+    mean = X_train.mean(axis=0)
+    pca = PCA(n_components=8, random_state=0).fit(flat_train)
+    knn = NearestNeighbors(n_neighbors=5).fit(flat_train)
+    return {
+        # The distance to the mean image, raw and smoothed as the detector smooths its
+        # residuals (error_smoothing=1): what a decoder that ignores its code scores.
+        "mean image": _auroc(is_anomaly, ((flat_test - mean.ravel()) ** 2).mean(axis=1)),
+        "mean image, smoothed": _auroc(
+            is_anomaly, (gaussian_filter(X_test - mean, sigma=(0, 1, 1)) ** 2).mean(axis=(1, 2))
+        ),
+        "PCA, 8 components": _auroc(
+            is_anomaly,
+            ((pca.inverse_transform(pca.transform(flat_test)) - flat_test) ** 2).mean(axis=1),
+        ),
+        "raw-pixel kNN": _auroc(is_anomaly, knn.kneighbors(flat_test)[0].mean(axis=1)),
+    }
+
+
+# Per method, the baselines it must beat on held-out images, and by how much. Measured
+# with random_state=0 (AUROC): mean image 0.755, smoothed 0.771, PCA 0.745, raw-pixel
+# kNN 0.829, the detector on an untrained network 0.58 (latent) / 0.67 (hybrid); the
+# detector 0.946 (hybrid), 0.839 (reconstruction), 0.939 (latent). Random states 1 and 2
+# give 0.89 / 0.80-0.82 / 0.85-0.89.
+BEATS = {
+    "hybrid": (("mean image", "mean image, smoothed", "PCA, 8 components", "raw-pixel kNN",
+                "untrained network"), 0.03),
+    "reconstruction": (("mean image", "mean image, smoothed", "PCA, 8 components"), 0.02),
+    "latent": (("raw-pixel kNN", "untrained network"), 0.02),
+}
+
+
 @pytest.mark.parametrize("method", ["hybrid", "reconstruction", "latent"])
-def test_images_rank_other_classes_lower(fitted_images, method):
-    detector, X, y = fitted_images
-    if method != "hybrid":
-        detector = clone(detector).set_params(method=method).fit(X[y == 7])
-    scores = detector.score_samples(X)
-    assert scores.dtype == np.float64 and scores.shape == (len(X),)
-    # Sneakers (7) normal; sandals (5) and ankle boots (9) are the hard anomalies.
-    assert roc_auc_score(y != 7, -scores) > 0.9
+def test_images_rank_other_classes_lower(bags, method):
+    X_train, X_test, is_anomaly = bags
+    detector = AEAnomalyDetector(_tiny_conv(max_epochs=30), method=method, random_state=0)
+    scores = detector.fit(X_train).score_samples(X_test)
+    assert scores.dtype == np.float64 and scores.shape == (len(X_test),)
+    auroc = _auroc(is_anomaly, -scores)
+    baselines = _image_baselines(X_train, X_test, is_anomaly)
+    if method != "reconstruction":
+        # The same detector on the network at its initial weights (zero epochs).
+        untrained = AEAnomalyDetector(
+            _tiny_conv(net_params={"max_epochs": 0}), method=method, random_state=0
+        ).fit(X_train)
+        baselines["untrained network"] = _auroc(is_anomaly, -untrained.score_samples(X_test))
+    names, margin = BEATS[method]
+    best = max(names, key=baselines.get)
+    assert auroc > baselines[best] + margin, (method, auroc, baselines)
 
 
 def test_outlier_contract(fitted_images):
@@ -83,14 +125,18 @@ def test_outlier_contract(fitted_images):
     assert np.mean(predicted[y != 7] == -1) > np.mean(predicted[y == 7] == -1)
 
 
-def test_training_scores_are_centred_and_auto_offset_is_tukey_fence(fitted_images):
+def test_auto_offset_is_tukey_fence_of_the_held_out_scores(fitted_images):
     detector, X, y = fitted_images
-    train_scores = detector.score_samples(X[y == 7])
-    q1, q3 = np.percentile(train_scores, [25, 75])
+    normal = X[y == 7]
+    held_out = detector.calibration_indices_
+    assert len(held_out) == int(np.ceil(0.2 * len(normal)))
+    calibration_scores = detector.score_samples(normal[held_out])
+    np.testing.assert_allclose(np.sort(calibration_scores), detector.calibration_scores_)
+    q1, q3 = np.percentile(calibration_scores, [25, 75])
     assert detector.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
-    assert detector.offset_ < np.median(train_scores)
-    # The fence flags a small fraction of the training data.
-    assert np.mean(train_scores < detector.offset_) < 0.1
+    assert detector.offset_ < np.median(calibration_scores)
+    # The fence flags a small fraction of the normal data.
+    assert np.mean(detector.score_samples(normal) < detector.offset_) < 0.1
 
 
 @pytest.mark.parametrize("contamination", [0.05, 0.5])
@@ -98,8 +144,9 @@ def test_contamination_sets_training_outlier_fraction(contamination):
     X, y = load_breast_cancer(return_X_y=True)
     X_train = X[y == 1]
     detector = AEAnomalyDetector(
-        _tiny_dense(), contamination=contamination, random_state=0
+        _tiny_dense(), contamination=contamination, novelty=False, random_state=0
     ).fit(X_train)
+    assert detector.calibration_indices_ is None
     fraction = np.mean(detector.predict(X_train) == -1)
     assert fraction == pytest.approx(contamination, abs=1.5 / len(X_train))
     assert np.mean(detector.fit_predict(X_train) == -1) == pytest.approx(fraction)
@@ -208,14 +255,29 @@ def test_flat_rows_with_conv_autoencoder_are_not_scaled(fashion):
 
 
 # ---------------------------------------------------------------------- defaults
-def test_default_autoencoder_for_tables_detects_other_digits():
+def test_default_table_detector_finds_an_unseen_digit():
+    # Normal: 800 digits of the classes 1-9; held out: the other 717 of them and every 0,
+    # a digit never seen in training. Baselines on the same split, in the standardised
+    # units the detector works in: the distance to the mean row (what a decoder that
+    # ignores its code gives) and PCA with as many components as the code (16).
+    # Measured AUROC: detector 0.936 (0.92, 0.93 with random states 1, 2), mean 0.568,
+    # PCA 0.829; raw kNN (5 neighbours) reaches 0.945, which the detector does not beat.
     X, y = load_digits(return_X_y=True)
-    normal = y == 0
-    X_train, X_test, y_test = X[normal][:60], X[60:], y[60:]
+    normal = np.random.RandomState(0).permutation(np.flatnonzero(y != 0))
+    X_train = X[normal[:800]]
+    X_test = np.concatenate([X[normal[800:]], X[y == 0]])
+    is_anomaly = np.r_[np.zeros(len(normal) - 800, bool), np.ones(np.sum(y == 0), bool)]
     detector = AEAnomalyDetector(random_state=0).fit(X_train)
     assert isinstance(detector.autoencoder_, DenseAutoEncoder)
     assert isinstance(detector.scaler_, StandardScaler)
-    assert roc_auc_score(y_test != 0, -detector.score_samples(X_test)) > 0.95
+    auroc = roc_auc_score(is_anomaly, -detector.score_samples(X_test))
+    scaler = StandardScaler().fit(X_train)
+    Z_train, Z_test = scaler.transform(X_train), scaler.transform(X_test)
+    mean = roc_auc_score(is_anomaly, ((Z_test - Z_train.mean(axis=0)) ** 2).mean(axis=1))
+    pca = PCA(n_components=detector.autoencoder_.latent_dim, random_state=0).fit(Z_train)
+    pca_error = ((pca.inverse_transform(pca.transform(Z_test)) - Z_test) ** 2).mean(axis=1)
+    pca = roc_auc_score(is_anomaly, pca_error)
+    assert auroc > max(mean, pca) + 0.05, (auroc, mean, pca)
 
 
 def test_default_autoencoder_for_images_is_convolutional(fashion, monkeypatch):
@@ -295,6 +357,9 @@ def test_input_is_not_modified(fashion):
 
 def test_small_training_set_caps_neighbours():
     X = np.random.RandomState(0).rand(3, 4)
-    detector = AEAnomalyDetector(_tiny_dense(), n_neighbors=10, random_state=0).fit(X)
-    assert detector.neighbors_.n_neighbors == 2
-    assert np.all(np.isfinite(detector.score_samples(X)))
+    # novelty=True holds out one of the three samples: two codes, one neighbour each.
+    for novelty, n_neighbors in ((True, 1), (False, 2)):
+        detector = AEAnomalyDetector(_tiny_dense(), n_neighbors=10, novelty=novelty,
+                                     random_state=0).fit(X)
+        assert detector.neighbors_.n_neighbors == n_neighbors
+        assert np.all(np.isfinite(detector.score_samples(X)))
