@@ -9,7 +9,7 @@ from sklearn.utils.validation import validate_data
 from ._compat import Interval
 from ._base import FLOAT_DTYPES, BaseAutoEncoder
 from ._docstrings import fill_doc
-from ._samples import check_sample_shape, flatten_samples
+from ._samples import check_sample_shape, flatten_samples, refuse_channels_last
 from .nn import ConvDecoder, ConvEncoder, DenseDecoder, DenseEncoder
 
 
@@ -43,25 +43,6 @@ def check_float32_range(X):
             f"(+-{_FLOAT32_MAX:.4g}) in which the network computes; they would become inf. "
             "Scale the data first (e.g. sklearn.preprocessing.StandardScaler)."
         )
-
-
-def _refuse_channels_last(estimator, X):
-    """4-D input is read as ``(n, C, H, W)``. An array whose last axis is 1, 3 or 4 long
-    while its second is longer than 4 is almost surely channels-last ``(n, H, W, C)``
-    (grayscale, RGB, RGBA), which would be read as H channels of W x C images: refuse
-    it with the fix, rather than train on scrambled images."""
-    shape = getattr(X, "shape", None)
-    if shape is None or len(shape) != 4 or shape[-1] not in (1, 3, 4) or shape[1] <= 4:
-        return
-    n, height, width, n_channels = shape
-    raise ValueError(
-        f"X of shape {tuple(shape)} looks like channels-last images (n, H, W, C) = "
-        f"({n}, {height}, {width}, {n_channels}); {type(estimator).__name__} reads 4-D "
-        f"input as channels-first (n, C, H, W). Pass np.moveaxis(X, -1, 1) (shape "
-        f"({n}, {n_channels}, {height}, {width})). If the array really is "
-        f"{height} channels of {width} x {n_channels} images, pass it as flat rows "
-        f"X.reshape(len(X), -1) with image_shape={tuple(shape[1:])}."
-    )
 
 
 class _TabularAutoEncoder(BaseAutoEncoder):
@@ -450,7 +431,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
         return image_shape if len(image_shape) == 3 else (1, *image_shape)
 
     def _validate_input(self, X, reset):
-        _refuse_channels_last(self, X)
+        refuse_channels_last(self, X)
         X, sample_shape = flatten_samples(X)
         if (
             sample_shape is not None

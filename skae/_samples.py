@@ -36,3 +36,23 @@ def check_sample_shape(estimator, sample_shape, fitted_shape):
             f"X has samples of shape {tuple(sample_shape)}, but {type(estimator).__name__} "
             f"was fitted on samples of shape {tuple(fitted_shape)}."
         )
+
+
+def refuse_channels_last(estimator, X, flat_rows_hint=True):
+    """4-D input is read as ``(n, C, H, W)``. An array whose last axis is 1, 3 or 4 long
+    while its second is longer than 4 is almost surely channels-last ``(n, H, W, C)``
+    (grayscale, RGB, RGBA), which would be read as H channels of W x C images: refuse
+    it with the fix, rather than train on scrambled images."""
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) != 4 or shape[-1] not in (1, 3, 4) or shape[1] <= 4:
+        return
+    n, height, width, n_channels = shape
+    raise ValueError(
+        f"X of shape {tuple(shape)} looks like channels-last images (n, H, W, C) = "
+        f"({n}, {height}, {width}, {n_channels}); {type(estimator).__name__} reads 4-D "
+        f"input as channels-first (n, C, H, W). Pass np.moveaxis(X, -1, 1) (shape "
+        f"({n}, {n_channels}, {height}, {width}))."
+        + (f" If the array really is {height} channels of {width} x {n_channels} "
+           f"images, pass it as flat rows X.reshape(len(X), -1) with "
+           f"image_shape={tuple(shape[1:])}." if flat_rows_hint else "")
+    )

@@ -39,6 +39,7 @@ from skae import (
 from skae.augmentation import RandomFlip, RandomShift
 from skae.compression import AutoEncoderCodec, PCACodec
 from skae.corruption import GaussianNoise, PixelDropout
+from skae.preprocessing import ImageAligner
 from skae.semi_supervised import EncoderClassifier, FewLabelClassifier
 
 CPU = dict(random_state=0, device="cpu")
@@ -70,6 +71,8 @@ ESTIMATORS = [
                          **CPU),
         max_epochs=30, batch_size=64, **CPU,
     ),
+    # ---- preprocessing
+    ImageAligner(),
     # ---- anomaly detection
     AEAnomalyDetector(_tiny_dense(), random_state=0),  # novelty=True: held-out offset
     AEAnomalyDetector(_tiny_dense(), method="reconstruction", contamination=0.1,

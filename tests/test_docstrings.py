@@ -218,6 +218,9 @@ def _estimator_factories():
             lambda: skae.AEAnomalyDetector(_tiny_conv(), random_state=0),
             "images",
         )
+    from skae.preprocessing import ImageAligner
+
+    factories["ImageAligner"] = (ImageAligner, "images")
     if hasattr(skae, "FewLabelClassifier"):
         from sklearn.linear_model import LogisticRegression
 
