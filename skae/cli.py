@@ -1054,7 +1054,9 @@ def run_demo(args):
         f"{int(flagged.sum())} core images, {int((flagged & is_unknown[core]).sum())} of "
         f"them of unknown classes ({_share(flagged & ~is_unknown[core], flagged)} false "
         f"discoveries; {_share(flagged & is_unknown[core], is_unknown[core])} of the "
-        "unknown found).",
+        "unknown found; nothing is flagged unless at least "
+        f"{int(np.ceil(core.sum() / (FDR * (len(detector.calibration_scores_) + 1))))} "
+        "core images score below every held-out control image).",
         f"Clusters: {report.n_clusters} found for {len(names)} true kinds; adjusted Rand "
         f"index {adjusted_rand_score(y, clusters):.3f}; cluster accuracy "
         f"{cluster_accuracy(y, clusters):.3f}; {report.n_noise} images "
