@@ -532,8 +532,9 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
         as low as the sample or lower, counting the sample itself:
         ``(1 + #{calibration score <= score}) / (n_calibration + 1)``. For a new normal
         sample it is uniformly distributed (``P(p <= a) <= a``), whatever the data and
-        the autoencoder [3]_; anomalies get small p-values. The smallest possible value
-        is ``1 / (n_calibration + 1)``. Only with ``novelty=True``.
+        the autoencoder (Bates et al., 2023, in the class references); anomalies get
+        small p-values. The smallest possible value is ``1 / (n_calibration + 1)``.
+        Only with ``novelty=True``.
 
         Parameters
         ----------
@@ -556,9 +557,10 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
 
         Applies the Benjamini–Hochberg procedure to :meth:`p_values`: among the samples
         flagged -1, the expected share of normal ones is at most ``fdr`` (conformal
-        p-values are positively dependent, which the procedure allows [3]_). Unlike
-        :meth:`predict`, the decision depends on the whole batch ``X``: pass all the
-        items to judge at once, e.g. the whole core set. Only with ``novelty=True``.
+        p-values are positively dependent, which the procedure allows; Bates et al.,
+        2023). Unlike :meth:`predict`, the decision depends on the whole batch ``X``:
+        pass all the items to judge at once, e.g. the whole core set. Only with
+        ``novelty=True``.
 
         A p-value is never below ``1 / (n_calibration + 1)``, so nothing is flagged
         unless at least ``m / (fdr * (n_calibration + 1))`` of the ``m`` samples score
