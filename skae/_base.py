@@ -8,6 +8,8 @@ and which encoder/decoder to build (``_build_encoder_decoder``).
 import copy
 import functools
 import math
+import re
+import sys
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -147,6 +149,20 @@ def keeps_state_on_failure(fit_method):
             raise
 
     return fit
+
+
+_ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _stdout_is_terminal():
+    return bool(getattr(sys.stdout, "isatty", lambda: False)())
+
+
+def _to_terminal(*values, **print_kwargs):
+    """``print`` for skorch's epoch log: without a terminal (``| tee log``), no colours."""
+    if not _stdout_is_terminal():
+        values = [_ANSI_CODE.sub("", str(value)) for value in values]
+    print(*values, **{**print_kwargs, "flush": True})
 
 
 @fill_doc
@@ -410,7 +426,7 @@ class BaseAutoEncoder(
 
     def _make_callbacks(self):
         callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
-        sink = print if self.verbose else (lambda *a, **k: None)
+        sink = _to_terminal if self.verbose else (lambda *a, **k: None)
         if self.early_stopping_:
             patience = (
                 self._plateau_patience() if self.early_stopping == "auto" else self.n_iter_no_change
@@ -458,7 +474,8 @@ class BaseAutoEncoder(
                 (name, PassthroughScoring(name, on_train=True))
                 for name in ("reconstruction_loss", "contrastive_loss")
             ]
-        if self.verbose:
+        # A progress bar redraws one line with carriage returns: only on a terminal.
+        if self.verbose and _stdout_is_terminal():
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += [copy.deepcopy(_check_callback(cb)) for cb in (self.callbacks or [])]
         return callbacks
@@ -486,6 +503,7 @@ class BaseAutoEncoder(
             callbacks=self._make_callbacks(),
             device=device,
             verbose=int(self.verbose),
+            callbacks__print_log__sink=_to_terminal,
             corruption=corruption,
             precision=self.precision,
             contrastive=contrastive,

@@ -110,7 +110,8 @@ default={optimizer}
         Seeds weight initialisation, shuffling and validation split. An int makes
         ``fit`` reproducible on CPU.
     verbose : int, default=0
-        ``0`` is silent; ``1`` or more shows a progress bar and the per-epoch table."""
+        ``0`` is silent; ``1`` or more prints the per-epoch table and, on a terminal, a
+        progress bar (piped output gets plain lines: no bar, no colour codes)."""
 
 _FITTED_ATTRIBUTES = """\
 net_ : skorch.NeuralNet

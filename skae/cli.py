@@ -1307,6 +1307,10 @@ def main(argv=None):
     diverged, out of memory). 130: interrupted (Ctrl+C); the output folder is as before.
     """
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # bare ``skae``: what it can do, not an error
+        parser.print_help()
+        return 0
     args = parser.parse_args(argv)
     handlers = {"demo": run_demo, "explore": run_explore}
     from .exceptions import TrainingDivergedError, TrainingInterruptedWarning

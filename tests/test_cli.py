@@ -274,3 +274,23 @@ def test_report_renders_in_headless_chromium(tmp_path, capsys):
     assert match, result.stderr[-2000:]
     assert int(match.group(2)) == n_images >= 6
     assert int(match.group(1)) == n_images
+
+
+def test_bare_skae_prints_the_help(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "usage: skae" in out and "demo" in out and "explore" in out
+
+
+def test_training_log_without_a_terminal_has_no_progress_frames_or_colours(capsys):
+    """Piped output (``| tee log``): one plain line per epoch, no carriage-return
+    redraws of a progress bar and no ANSI colour codes."""
+    from skae import DenseAutoEncoder
+
+    X = np.random.RandomState(0).rand(64, 6)
+    DenseAutoEncoder(latent_dim=2, hidden_layer_sizes=(8,), max_epochs=3, batch_size=16,
+                     verbose=1, device="cpu", random_state=0).fit(X)
+    captured = capsys.readouterr()
+    log = captured.out + captured.err
+    assert "train_loss" in log
+    assert "\r" not in log and "\x1b[" not in log
