@@ -503,7 +503,6 @@ class BaseAutoEncoder(
             callbacks=self._make_callbacks(),
             device=device,
             verbose=int(self.verbose),
-            callbacks__print_log__sink=_to_terminal,
             corruption=corruption,
             precision=self.precision,
             contrastive=contrastive,
@@ -512,6 +511,8 @@ class BaseAutoEncoder(
             input_scale=self.input_scale_,
             **{f"optimizer__{k}": v for k, v in optimizer_params.items()},
         )
+        if self.verbose:  # PrintLog calls any sink but print whatever the verbosity
+            params["callbacks__print_log__sink"] = _to_terminal
         params.update(self.net_params or {})
         return make_net(**params)
 
