@@ -546,10 +546,7 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
         p_values : ndarray of shape (n_samples,), float64
             In ``(0, 1]``; the smaller, the stronger the evidence of an anomaly.
         """
-        scores = self.score_samples(X)
-        calibration = self.calibration_scores_
-        at_most = np.searchsorted(calibration, scores, side="right")
-        return (1.0 + at_most) / (len(calibration) + 1.0)
+        return conformal_p_values(self.calibration_scores_, self.score_samples(X))
 
     @available_if(lambda self: self.novelty)
     def predict_at_fdr(self, X, fdr=0.1):
@@ -624,6 +621,17 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
         X = self._validate(X, reset=False)
         errors = self._squared_residuals(self._to_autoencoder_input(X))
         return errors.reshape(len(X), *self.sample_shape_)
+
+
+def conformal_p_values(calibration_scores, scores):
+    """``(1 + #{calibration score <= score}) / (n_calibration + 1)`` for each score.
+
+    ``calibration_scores`` are normality scores (higher is more normal) of held-out
+    normal samples, in any order; low ``scores`` get small p-values.
+    """
+    calibration = np.sort(np.asarray(calibration_scores, dtype=np.float64))
+    at_most = np.searchsorted(calibration, scores, side="right")
+    return (1.0 + at_most) / (len(calibration) + 1.0)
 
 
 def benjamini_hochberg(p_values, fdr):

@@ -933,17 +933,16 @@ def _flag_at_fdr(normality, detector, X_control, fdr, feature_detector=None,
     items, which neither detector trained on: both detectors are seeded alike, so they
     hold out the same items.
     """
-    from ._anomaly import benjamini_hochberg
+    from ._anomaly import benjamini_hochberg, conformal_p_values
 
-    held_out = detector.calibration_indices_
-    calibration = detector.score_samples(X_control[held_out])
+    calibration = detector.calibration_scores_
     if feature_detector is not None:
+        held_out = detector.calibration_indices_
         if not np.array_equal(held_out, feature_detector.calibration_indices_):
             raise RuntimeError("the image and feature detectors held out different items")
-        calibration = (calibration
+        calibration = (detector.score_samples(X_control[held_out])
                        + feature_detector.score_samples(features_control[held_out])) / 2
-    at_most = np.searchsorted(np.sort(calibration), normality, side="right")
-    return benjamini_hochberg((1.0 + at_most) / (len(calibration) + 1.0), fdr)
+    return benjamini_hochberg(conformal_p_values(calibration, normality), fdr)
 
 
 def _share(part, whole):

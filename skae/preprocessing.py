@@ -147,8 +147,11 @@ class ImageAligner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate(X, reset=False)
         out = np.empty(X.shape, dtype=X.dtype)
+        # Pixel coordinates, shared by every image: (2, H * W).
+        grid = (np.indices(X.shape[-2:]).reshape(2, -1).astype(np.float64)
+                if X.ndim > 2 else None)
         for i, sample in enumerate(X):
-            out[i] = self._align(sample)
+            out[i] = self._align(sample, grid)
         return out
 
     # ------------------------------------------------------------------ one image
@@ -156,7 +159,7 @@ class ImageAligner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         weights = values - background if self.polarity == "bright" else background - values
         return np.maximum(weights, 0.0)
 
-    def _align(self, sample):
+    def _align(self, sample, grid):
         values = np.asarray(sample, dtype=np.float64)
         image = values if values.ndim == 1 else values.reshape(-1, *values.shape[-2:])
         background = float(np.median(image))
@@ -168,7 +171,6 @@ class ImageAligner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return sample  # blank: nothing to align on
         if image.ndim == 1:
             return self._cast(self._shift_signal(image, weights, total, background), sample)
-        grid = np.indices(weights.shape).reshape(2, -1).astype(np.float64)
         w = weights.ravel() / total
         centroid = grid @ w
         centre = (np.asarray(weights.shape, dtype=np.float64) - 1) / 2

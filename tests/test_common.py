@@ -129,8 +129,6 @@ def test_param_validation(estimator):
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=_ids)
 def test_dataframe_column_names_consistency(estimator):
-    if "check_dataframe_column_names_consistency" in expected_failed_checks(estimator):
-        pytest.skip("expected to fail; see EXPECTED_FAILED_CHECKS")
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         check_dataframe_column_names_consistency(type(estimator).__name__, estimator)
