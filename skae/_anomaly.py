@@ -23,54 +23,17 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import HasMethods, Interval, StrOptions, fit_context
-from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, check_float32_range
-from ._base import FLOAT_DTYPES, keeps_state_on_failure
-from ._samples import check_sample_shape, flatten_samples
+from ._autoencoders import ConvAutoEncoder
+from ._conformal import ConformalDecisionsMixin, calibration_split
+from ._defaults import default_autoencoder
+from ._runtime import FLOAT_DTYPES, keeps_state_on_failure
+from ._samples import check_float32_range, check_sample_shape, flatten_samples
 
 # Rows per chunk when computing smoothed errors: bounds the float64 copies in memory.
 _CHUNK = 4096
 # Robust scale below which a score term is treated as constant (avoids dividing by 0).
 _MIN_SCALE = 1e-12
-# novelty=True: the share of the training samples held out to calibrate the decisions,
-# and the most samples held out (a few hundred calibration scores already pin down a
-# 5 % quantile to about a percentage point; more would only be taken from training).
-CALIBRATION_FRACTION = 0.2
-MAX_CALIBRATION_SAMPLES = 1000
-
-
-def default_image_autoencoder(random_state=None):
-    """The autoencoder :class:`AEAnomalyDetector` uses for image-shaped input: a 32-d
-    code, two downsampling levels, and the data-dependent training budget
-    (``max_epochs="auto"``)."""
-    return ConvAutoEncoder(latent_dim=32, channels=(32, 64), random_state=random_state)
-
-
-def default_table_autoencoder(n_samples, n_features, random_state=None):
-    """The autoencoder :class:`AEAnomalyDetector` uses for tables (standardised first).
-
-    A small bottleneck (a quarter of the features, 2 to 16), one hidden layer of twice
-    the features (16 to 128), batches of 32 and a short budget of
-    ``clip(ceil(4800 / n_samples), 10, 20)`` epochs (20 for up to 240 rows, 10 from 480
-    rows on). Detection data are often contaminated with anomalies, and a longer
-    training reconstructs those too. The rule was chosen on PyOD's unsupervised protocol
-    (``benchmarks/bench_anomaly_pyod.py``), where in exploratory runs it scored higher
-    than 40 epochs or the earlier 600-step rule, in less time; the script prints only
-    the current default, so that comparison must be re-run to be quoted.
-    """
-    latent_dim = int(np.clip(n_features // 4, 2, 16))
-    hidden = int(np.clip(2 * n_features, 16, 128))
-    batch_size = 32
-    max_epochs = int(np.clip(np.ceil(4800 / n_samples), 10, 20))
-    return DenseAutoEncoder(
-        latent_dim=latent_dim,
-        hidden_layer_sizes=(hidden,),
-        batch_size=batch_size,
-        max_epochs=max_epochs,
-        random_state=random_state,
-    )
-
-
-class AEAnomalyDetector(OutlierMixin, BaseEstimator):
+class AEAnomalyDetector(ConformalDecisionsMixin, OutlierMixin, BaseEstimator):
     """Anomaly detector from an autoencoder trained on (mostly) normal data.
 
     Fits an autoencoder on ``X`` and scores new samples by how badly it reconstructs them
@@ -88,10 +51,11 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
     ----------
     autoencoder : skae autoencoder, default=None
         The autoencoder to train, e.g. ``ConvAutoEncoder(latent_dim=16)``; it is cloned.
-        If None, a :class:`ConvAutoEncoder` (32-dimensional code, two levels, the
-        data-dependent ``max_epochs="auto"`` budget) is used for
+        If None, skae's default rule (:func:`skae._defaults.default_autoencoder` with
+        ``purpose="detection"``): a :class:`ConvAutoEncoder` (32-dimensional code, 1 to
+        3 levels by image size, the data-dependent ``max_epochs="auto"`` budget) for
         image-shaped input (``X.ndim >= 3``, e.g. ``(n, H, W)``) and a small
-        :class:`DenseAutoEncoder` for tables (``(n, n_features)``).
+        :class:`DenseAutoEncoder` with a short budget for tables (``(n, n_features)``).
     method : {"hybrid", "reconstruction", "latent"}, default="hybrid"
         The anomaly score.
 
@@ -306,30 +270,14 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
         return X.reshape(len(X), *self.sample_shape_)
 
     # ------------------------------------------------------------------ fit
-    def _make_autoencoder(self, X, image_input, seed):
+    def _make_autoencoder(self, X, seed):
         if self.autoencoder is None:
-            if image_input:
-                return default_image_autoencoder(seed)
-            return default_table_autoencoder(X.shape[0], X.shape[1], seed)
+            samples = X.reshape(len(X), *self.sample_shape_)
+            return default_autoencoder(samples, purpose="detection", random_state=seed)
         autoencoder = clone(self.autoencoder)
         if seed is not None and "random_state" in autoencoder.get_params():
             autoencoder.set_params(random_state=seed)
         return autoencoder
-
-    def _calibration_split(self, n_samples, rng):
-        """(train indices, calibration indices) for novelty=True; (None, None) else."""
-        if not self.novelty:
-            return None, None
-        n_calibration = min(int(np.ceil(CALIBRATION_FRACTION * n_samples)),
-                            MAX_CALIBRATION_SAMPLES)
-        if n_samples - n_calibration < 2:
-            raise ValueError(
-                f"AEAnomalyDetector(novelty=True) holds out {n_calibration} of the "
-                f"{n_samples} samples to calibrate its decisions and needs at least 2 "
-                "left to train on: give at least 3 samples, or set novelty=False."
-            )
-        order = rng.permutation(n_samples)
-        return np.sort(order[n_calibration:]), np.sort(order[:n_calibration])
 
     @keeps_state_on_failure
     @fit_context(prefer_skip_nested_validation=True)
@@ -352,13 +300,14 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
         X = self._validate(X, reset=True)
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng.randint(np.iinfo(np.int32).max)
-        train, calibration = self._calibration_split(len(X), rng)
+        train, calibration = (calibration_split(self, len(X), rng) if self.novelty
+                              else (None, None))
         self.calibration_indices_ = calibration
         X_calibration = None if calibration is None else X[calibration]
         X = X if train is None else X[train]
 
         image_input = len(self.sample_shape_) > 1
-        autoencoder = self._make_autoencoder(X, image_input, seed)
+        autoencoder = self._make_autoencoder(X, seed)
         scale = self.scale
         if scale == "auto":
             scale = not image_input and not isinstance(autoencoder, ConvAutoEncoder)
@@ -524,63 +473,6 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
         """
         return self.fit(X).predict(X)
 
-    @available_if(lambda self: self.novelty)
-    def p_values(self, X):
-        """Conformal p-value of each sample: how unusual it is among normal data.
-
-        The share of held-out calibration samples (``calibration_scores_``) that score
-        as low as the sample or lower, counting the sample itself:
-        ``(1 + #{calibration score <= score}) / (n_calibration + 1)``. For a new normal
-        sample it is uniformly distributed (``P(p <= a) <= a``), whatever the data and
-        the autoencoder (Bates et al., 2023, in the class references); anomalies get
-        small p-values. The smallest possible value is ``1 / (n_calibration + 1)``.
-        Only with ``novelty=True``.
-
-        Parameters
-        ----------
-        X : array-like of the sample shape seen at ``fit``
-            Samples to test.
-
-        Returns
-        -------
-        p_values : ndarray of shape (n_samples,), float64
-            In ``(0, 1]``; the smaller, the stronger the evidence of an anomaly.
-        """
-        return conformal_p_values(self.calibration_scores_, self.score_samples(X))
-
-    @available_if(lambda self: self.novelty)
-    def predict_at_fdr(self, X, fdr=0.1):
-        """Flag anomalies in ``X`` with the false discovery rate controlled at ``fdr``.
-
-        Applies the Benjamini–Hochberg procedure to :meth:`p_values`: among the samples
-        flagged -1, the expected share of normal ones is at most ``fdr`` (conformal
-        p-values are positively dependent, which the procedure allows; Bates et al.,
-        2023). Unlike :meth:`predict`, the decision depends on the whole batch ``X``:
-        pass all the items to judge at once, e.g. the whole core set. Only with
-        ``novelty=True``.
-
-        A p-value is never below ``1 / (n_calibration + 1)``, so nothing is flagged
-        unless at least ``m / (fdr * (n_calibration + 1))`` of the ``m`` samples score
-        below every calibration sample: with 120 held-out samples and 600 to judge at
-        ``fdr=0.1``, about 50. Small control sets give a strict but cautious decision.
-
-        Parameters
-        ----------
-        X : array-like of the sample shape seen at ``fit``
-            The batch of samples to judge.
-        fdr : float in (0, 1), default=0.1
-            Target false discovery rate.
-
-        Returns
-        -------
-        is_inlier : ndarray of shape (n_samples,), int
-            +1 for inliers, -1 for the samples flagged as anomalies.
-        """
-        if not isinstance(fdr, Real) or isinstance(fdr, bool) or not 0 < fdr < 1:
-            raise ValueError(f"fdr must be a float in (0, 1); got {fdr!r}.")
-        p = self.p_values(X)
-        return np.where(benjamini_hochberg(p, fdr), -1, 1)
-
     # ------------------------------------------------------------------ explanations
     def reconstruct(self, X):
         """The autoencoder's reconstruction of ``X``, in the units and shape of ``X``.
@@ -622,32 +514,3 @@ class AEAnomalyDetector(OutlierMixin, BaseEstimator):
         errors = self._squared_residuals(self._to_autoencoder_input(X))
         return errors.reshape(len(X), *self.sample_shape_)
 
-
-def conformal_p_values(calibration_scores, scores):
-    """``(1 + #{calibration score <= score}) / (n_calibration + 1)`` for each score.
-
-    ``calibration_scores`` are normality scores (higher is more normal) of held-out
-    normal samples, in any order; low ``scores`` get small p-values.
-    """
-    calibration = np.sort(np.asarray(calibration_scores, dtype=np.float64))
-    at_most = np.searchsorted(calibration, scores, side="right")
-    return (1.0 + at_most) / (len(calibration) + 1.0)
-
-
-def benjamini_hochberg(p_values, fdr):
-    """Boolean mask of the hypotheses the Benjamini–Hochberg procedure rejects at ``fdr``.
-
-    Rejects the ``k`` smallest p-values, where ``k`` is the largest rank with
-    ``p_(k) <= k * fdr / m`` (``m`` p-values in all).
-    """
-    p = np.asarray(p_values, dtype=np.float64)
-    m = len(p)
-    rejected = np.zeros(m, dtype=bool)
-    if m == 0:
-        return rejected
-    order = np.argsort(p, kind="stable")
-    below = p[order] <= fdr * np.arange(1, m + 1) / m
-    if below.any():
-        k = np.flatnonzero(below)[-1] + 1
-        rejected[order[:k]] = True
-    return rejected

@@ -4,45 +4,12 @@ import math
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils.validation import validate_data
 
 from ._compat import Interval
-from ._base import FLOAT_DTYPES, BaseAutoEncoder
+from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
-from ._samples import check_sample_shape, flatten_samples, refuse_channels_last
+from ._samples import check_sample_shape, flatten_samples, refuse_channels_last, validate_rows
 from .nn import ConvDecoder, ConvEncoder, DenseDecoder, DenseEncoder
-
-
-def _validate_table(estimator, X, reset):
-    # Integer and boolean arrays (e.g. uint8 images in a numpy.memmap) are kept as they
-    # are: they hold no NaN or inf, and each batch becomes float32 on its way to the
-    # network, so no float copy of the whole data is ever made. Floats are checked as usual.
-    is_int = isinstance(X, np.ndarray) and X.dtype.kind in "biu"
-    X = validate_data(
-        estimator,
-        X,
-        reset=reset,
-        dtype=None if is_int else FLOAT_DTYPES,
-        ensure_min_samples=2 if reset else 1,
-    )
-    if X.dtype == np.float64 and X.size:
-        check_float32_range(X)
-    return X
-
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def check_float32_range(X):
-    """Raise a ValueError when a float64 array holds values that float32, the network's
-    precision, turns into inf (|x| > 3.4e38)."""
-    low, high = float(X.min()), float(X.max())
-    if low < -_FLOAT32_MAX or high > _FLOAT32_MAX:
-        raise ValueError(
-            f"X holds values in [{low:.4g}, {high:.4g}], outside float32's range "
-            f"(+-{_FLOAT32_MAX:.4g}) in which the network computes; they would become inf. "
-            "Scale the data first (e.g. sklearn.preprocessing.StandardScaler)."
-        )
 
 
 class _TabularAutoEncoder(BaseAutoEncoder):
@@ -51,7 +18,7 @@ class _TabularAutoEncoder(BaseAutoEncoder):
     _AUTO_BATCH_SIZE = 128
 
     def _validate_input(self, X, reset):
-        return _validate_table(self, X, reset)
+        return validate_rows(self, X, reset)
 
     def _to_sample_shape(self, array):
         return array
@@ -440,7 +407,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
         ):
             # (1, H, W) and (H, W) are the same one-channel image.
             check_sample_shape(self, sample_shape, self.sample_shape_)
-        X = _validate_table(self, X, reset)
+        X = validate_rows(self, X, reset)
         if reset:
             self.image_shape_ = self._network_shape_for(sample_shape, X.shape[1])
             self.sample_shape_ = sample_shape or (X.shape[1],)
@@ -469,3 +436,4 @@ class ConvAutoEncoder(BaseAutoEncoder):
         args = (in_channels, tuple(spatial), channels, self.latent_dim, self.kernel_size,
                 self.activation, self.layers_per_level)
         return ConvEncoder(*args), ConvDecoder(*args)
+

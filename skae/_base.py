@@ -3,23 +3,42 @@
 Concrete classes (:mod:`skae._autoencoders`) say only how to read their input
 (``_validate_input``), how to give data back in the caller's shape (``_to_sample_shape``)
 and which encoder/decoder to build (``_build_encoder_decoder``).
-"""
 
+The protected API
+-----------------
+Estimators built on an autoencoder (:class:`~skae.AEAnomalyDetector`,
+:class:`~skae.AutoEncoderCodec`, :class:`~skae.EncoderClassifier`,
+:mod:`skae.persistence`) use the autoencoder they hold through these methods only,
+listed in :data:`PROTECTED_API` (``tests/test_layout.py`` refuses any other call from
+one module into another's private names):
+
+``_validate_params()``
+    scikit-learn's parameter check, for a composer that fits through ``_fit_network``.
+``_check_input(X, reset)``
+    X (array or map-style dataset) validated into the network's layout ``(n, ...)``.
+``_fit_network(X, target=None, *, wrap_encoder=None)``
+    Train ``net_`` on network-layout data (``target``: clean outputs to learn);
+    ``wrap_encoder(encoder)`` replaces the encoder by a module around it for this fit.
+``_build_net(network_shape, seed, device, wrap_encoder=None)``
+    The untrained skorch net ``fit`` would build (persistence rebuilds it for weights).
+``_map_batches(function, *arrays, dtype=float32, scale_input=False)``
+    ``function(module, *batches)`` over batches on the fitted module, no gradients.
+``_to_sample_shape(array)``
+    Network-layout outputs back in the sample shape seen at ``fit``.
+``_contrastive_on()``
+    Whether the ``contrastive`` term is on.
+"""
 import copy
-import functools
 import math
-import re
-import sys
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import (
-    Callback,
     EarlyStopping,
     LRScheduler,
     PassthroughScoring,
@@ -29,145 +48,58 @@ from skorch.dataset import ValidSplit
 
 from ._compat import Interval, Options, StrOptions, fit_context
 from ._docstrings import fill_doc
-from ._net import (
+from ._callbacks import StopOnNonFiniteLoss, check_callback, stdout_is_terminal, to_terminal
+from ._data import (
     ArrayDataset,
     BatchIterator,
-    StopOnNonFiniteLoss,
-    make_net,
+    DatasetArray,
+    dataset_length,
+    fetch_samples,
+    is_map_dataset,
     map_batches,
+    value_range,
 )
-from ._torch_dataset import DatasetArray, dataset_length, fetch_samples, is_map_dataset, value_range
+from ._net import make_net
+from ._restoration import RestorationMixin
+from ._runtime import (
+    AUTO_FINAL_LR_FRACTION,
+    AUTO_LBFGS_EPOCHS,
+    AUTO_MIN_VALIDATION_SAMPLES,
+    FLOAT_DTYPES,
+    INTEGER_SCALES,
+    OPTIMIZERS,
+    auto_batch_size,
+    auto_max_epochs,
+    draw_seed,
+    fused_adam_on,
+    keeps_state_on_failure,
+    output_dtype,
+    resolve_device,
+    seeded,
+)
 from .corruption import make_corruption
 from .losses import LOSSES, UNIT_INTERVAL_LOSSES, ReconstructionCriterion, get_loss_function
 from .nn import AutoEncoderModule, ProjectionHead, get_activation
 
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-    "lbfgs": torch.optim.LBFGS,
-}
-FLOAT_DTYPES = (np.float32, np.float64)
-
-
-def resolve_device(device):
-    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; checks CUDA requests."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as error:
-        raise ValueError(
-            f"device={device!r} is not a device PyTorch knows; use 'auto', 'cpu', 'cuda' "
-            "or 'cuda:N'."
-        ) from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={str(device)!r} but PyTorch sees no CUDA device "
-            "(torch.cuda.is_available() is False); use device='cpu' or 'auto'."
-        )
-    return str(device)
-
-
-def _fused_adam_on(device):
-    """Whether PyTorch has a fused Adam kernel for ``device`` (CPU from 2.4 on, CUDA).
-    Never raises: an unusable device is reported where the net is placed."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        kind = torch.device(device).type
-    except (RuntimeError, TypeError, ValueError):
-        return False
-    if kind == "cuda":
-        return True
-    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
-    return kind == "cpu" and (major, minor) >= (2, 4)
-
-
-def _output_dtype(X):
-    """float64 stays float64; float32 and integer input (e.g. uint8 images) give float32."""
-    return X.dtype if X.dtype in FLOAT_DTYPES else np.dtype(np.float32)
-
-
-def _fork_rng_devices(device):
-    device = torch.device(device)
-    if device.type != "cuda":
-        return []
-    return [device.index if device.index is not None else torch.cuda.current_device()]
-
-
-# The "auto" training budget (documented in the ``max_epochs`` parameter text).
-AUTO_SAMPLE_PASSES = 120_000
-AUTO_EPOCH_BOUNDS = (20, 300)
-AUTO_LBFGS_EPOCHS = 50
-AUTO_MIN_BATCH_SIZE = 16
-AUTO_FINAL_LR_FRACTION = 0.01
-# early_stopping="auto" holds samples out only when at least this many are held out.
-AUTO_MIN_VALIDATION_SAMPLES = 10
-# Largest value of the unsigned integer dtypes that "auto" input scaling divides by.
-INTEGER_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-
-
-def auto_batch_size(n_train, base_batch_size):
-    """``batch_size="auto"``: ``base_batch_size``, but at most a sixteenth of the training
-    samples (and at least 16), so that a small set still gets 16 steps per epoch."""
-    return int(min(base_batch_size, max(AUTO_MIN_BATCH_SIZE, n_train // 16)))
-
-
-def auto_max_epochs(n_train):
-    """``max_epochs="auto"``: enough epochs for about ``AUTO_SAMPLE_PASSES`` sample
-    passes (``n_train * epochs``), within ``AUTO_EPOCH_BOUNDS``."""
-    low, high = AUTO_EPOCH_BOUNDS
-    return int(np.clip(math.ceil(AUTO_SAMPLE_PASSES / n_train), low, high))
-
-
-def _check_callback(callback):
-    """A skorch callback, or a ``(name, callback)`` pair; anything else is a ValueError."""
-    named = isinstance(callback, tuple) and len(callback) == 2 and isinstance(callback[0], str)
-    if not isinstance(callback[1] if named else callback, Callback):
-        raise ValueError(
-            "callbacks must hold skorch callbacks (instances of skorch.callbacks.Callback) "
-            f"or (name, callback) pairs; got {callback!r}."
-        )
-    return callback
-
-
-def keeps_state_on_failure(fit_method):
-    """Decorate a fitting method so that, when it raises (bad data, divergence, Ctrl+C
-    outside training), the estimator is left exactly as it was before the call: still
-    fitted with its previous model, or still unfitted."""
-
-    @functools.wraps(fit_method)
-    def fit(self, *args, **kwargs):
-        state = self.__dict__.copy()
-        try:
-            return fit_method(self, *args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(state)
-            raise
-
-    return fit
-
-
-_ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _stdout_is_terminal():
-    return bool(getattr(sys.stdout, "isatty", lambda: False)())
-
-
-def _to_terminal(*values, **print_kwargs):
-    """``print`` for skorch's epoch log: without a terminal (``| tee log``), no colours."""
-    if not _stdout_is_terminal():
-        values = [_ANSI_CODE.sub("", str(value)) for value in values]
-    print(*values, **{**print_kwargs, "flush": True})
+#: The methods other modules may call on an autoencoder (see the module docstring).
+PROTECTED_API = (
+    "_validate_params",
+    "_check_input",
+    "_fit_network",
+    "_build_net",
+    "_map_batches",
+    "_to_sample_shape",
+    "_contrastive_on",
+)
 
 
 @fill_doc
 class BaseAutoEncoder(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+    RestorationMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
+    metaclass=ABCMeta,
 ):
     """Base class of skae autoencoders; subclass it for a new architecture.
 
@@ -291,7 +223,7 @@ class BaseAutoEncoder(
         # small network's training faster on CPU (measured once, side by side, outside
         # benchmarks/; no script prints it); PyTorch < 2.4 has no fused CPU kernel.
         # optimizer_params={"fused": False} turns it off.
-        if self.optimizer in ("adam", "adamw") and _fused_adam_on(self.device):
+        if self.optimizer in ("adam", "adamw") and fused_adam_on(self.device):
             return {"fused": True}
         return {}
 
@@ -426,7 +358,7 @@ class BaseAutoEncoder(
 
     def _make_callbacks(self):
         callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
-        sink = _to_terminal if self.verbose else (lambda *a, **k: None)
+        sink = to_terminal if self.verbose else (lambda *a, **k: None)
         if self.early_stopping_:
             patience = (
                 self._plateau_patience() if self.early_stopping == "auto" else self.n_iter_no_change
@@ -475,9 +407,9 @@ class BaseAutoEncoder(
                 for name in ("reconstruction_loss", "contrastive_loss")
             ]
         # A progress bar redraws one line with carriage returns: only on a terminal.
-        if self.verbose and _stdout_is_terminal():
+        if self.verbose and stdout_is_terminal():
             callbacks.append(("progress_bar", ProgressBar()))
-        callbacks += [copy.deepcopy(_check_callback(cb)) for cb in (self.callbacks or [])]
+        callbacks += [copy.deepcopy(check_callback(cb)) for cb in (self.callbacks or [])]
         return callbacks
 
     def _make_net(self, module, seed, device, corruption=None, contrastive=None):
@@ -512,15 +444,18 @@ class BaseAutoEncoder(
             **{f"optimizer__{k}": v for k, v in optimizer_params.items()},
         )
         if self.verbose:  # PrintLog calls any sink but print whatever the verbosity
-            params["callbacks__print_log__sink"] = _to_terminal
+            params["callbacks__print_log__sink"] = to_terminal
         params.update(self.net_params or {})
         return make_net(**params)
 
-    def _build_net(self, network_shape, seed, device):
+    def _build_net(self, network_shape, seed, device, wrap_encoder=None):
         """The untrained skorch net for samples of ``network_shape`` (used by ``fit`` and
         by :func:`skae.persistence.load`); needs ``output_activation_``, ``input_scale_``,
-        ``batch_size_`` and ``max_epochs_``."""
+        ``batch_size_`` and ``max_epochs_``. ``wrap_encoder(encoder)``, if given, returns
+        the module used as the encoder (e.g. the codec's quantiser around it)."""
         encoder, decoder = self._build_encoder_decoder(network_shape)
+        if wrap_encoder is not None:
+            encoder = wrap_encoder(encoder)
         # Its own seed stream: the views must not shift the corruption's draws.
         contrastive = make_corruption(self.contrastive, seed + 1, device, "contrastive")
         projection = None if contrastive is None else ProjectionHead(self.latent_dim)
@@ -532,20 +467,20 @@ class BaseAutoEncoder(
         net.network_shape = tuple(network_shape)
         return net
 
-    def _fit_network(self, X, target=None):
-        """Build and train ``net_`` on network-layout data (and optional clean targets)."""
+    def _fit_network(self, X, target=None, *, wrap_encoder=None):
+        """Build and train ``net_`` on network-layout data (and optional clean targets);
+        ``wrap_encoder`` as in :meth:`_build_net`."""
         reference = X if target is None else target
         self.input_scale_ = self._resolve_input_scale(X)
         self._resolve_training_plan(len(X))
         self._check_training_data(reference)
         device = resolve_device(self.device)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = draw_seed(self.random_state)
         self.output_activation_ = self._resolve_output_activation(reference)
-        with torch.random.fork_rng(devices=_fork_rng_devices(device)):
-            torch.manual_seed(seed)
+        with seeded(seed, device):
             net = self._warm_started_net(X.shape[1:])
             if net is None:
-                net = self._build_net(X.shape[1:], seed, device)
+                net = self._build_net(X.shape[1:], seed, device, wrap_encoder)
             net.fit(ArrayDataset(X, target), y=None)
         net.module_.eval()  # inference then never switches modes (thread-safe)
         self.net_ = net
@@ -631,7 +566,7 @@ class BaseAutoEncoder(
         check_is_fitted(self, "net_")
         X = self._check_input(X, reset=False)
         return self._map_batches(
-            lambda m, x: m.encode(x), X, dtype=_output_dtype(X), scale_input=True
+            lambda m, x: m.encode(x), X, dtype=output_dtype(X), scale_input=True
         )
 
     def inverse_transform(self, X):
@@ -678,7 +613,7 @@ class BaseAutoEncoder(
         X = self._check_input(X, reset=False)
         scale = self.input_scale_
         out = self._map_batches(
-            lambda m, x: m(x) * scale, X, dtype=_output_dtype(X), scale_input=True
+            lambda m, x: m(x) * scale, X, dtype=output_dtype(X), scale_input=True
         )
         return self._to_sample_shape(out)
 
@@ -717,80 +652,6 @@ class BaseAutoEncoder(
         score : float
         """
         return -float(np.mean(self.reconstruction_error(X)))
-
-    # ------------------------------------------------------------------ restoration
-    @keeps_state_on_failure
-    @fit_context(prefer_skip_nested_validation=True)
-    def fit_pairs(self, X, X_target):
-        """Train on pairs: map each sample of ``X`` (e.g. noisy) to its ``X_target`` (clean).
-
-        For users with real corrupted/clean pairs (two exposures, a low- and a high-dose
-        scan). A separate method keeps the transformer contract intact: ``fit(X, y=None)``
-        ignores ``y`` as every sklearn transformer must, so a ``Pipeline`` passing labels
-        as ``y`` can never train on them by mistake, and ``fit_transform`` stays
-        ``fit(X).transform(X)``. After ``fit_pairs``, ``reconstruct(X_new)`` returns the
-        restored data and ``transform`` the codes, as after ``fit``. ``corruption``, if
-        set, is still applied to the training inputs (augmentation), never to the
-        targets; ``output_activation="auto"`` looks at the targets. To train inside a
-        ``Pipeline``, fit the preceding steps first and call ``fit_pairs`` on the last.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-            Training inputs (e.g. noisy images), any shape that ``fit`` accepts.
-        X_target : array-like of the same shape as X
-            The outputs to learn (e.g. the clean images), sample for sample.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        from ._restoration import fit_pairs
-
-        return fit_pairs(self, X, X_target)
-
-    def inpaint(self, X, mask=None, *, n_iter=3, init="mean"):
-        """Fill the masked entries of ``X``; the known entries are returned bit for bit.
-
-        Works for images, signals and tables, with masks of any shape drawn per sample
-        (holes, scratches, scattered pixels, missing table cells), not only the shapes
-        seen in training. Holes start from ``init`` (by default the local mean of the
-        known neighbours, see :func:`skae._restoration.local_mean_fill`), then ``n_iter``
-        times the network reconstructs the sample and only the holes take its output.
-        Train with a masking corruption (``BlockMask`` / ``PixelDropout`` from
-        :mod:`skae.corruption`, ideally with the same ``fill`` as ``init``) so that the
-        network learns to fill holes rather than copy them.
-
-        Parameters
-        ----------
-        X : array-like of the shape seen at ``fit``
-            Data with missing entries; values under the mask are ignored and may be NaN.
-        mask : array-like of bool, default=None
-            True marks a missing entry. Same shape as X or broadcastable to it (one mask
-            of shape ``X.shape[1:]`` for every sample). None masks the NaN entries of X.
-        n_iter : int, default=3
-            Reconstruct-and-replace rounds.
-        init : "mean" or float, default="mean"
-            First guess in the holes: the local mean of known values (column means
-            for tables), or a constant.
-
-        Returns
-        -------
-        X_filled : ndarray of the shape of X
-            float64 for float64 input, otherwise float32; equal to X outside the mask.
-
-        Raises
-        ------
-        TypeError
-            If mask is not boolean.
-        ValueError
-            If mask does not broadcast to X's shape, a sample is entirely masked, or X
-            has non-finite values outside the mask.
-        """
-        from ._restoration import inpaint
-
-        return inpaint(self, X, mask, n_iter=n_iter, init=init)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,7 +1,7 @@
-"""Restoration with a trained autoencoder: paired training and inpainting.
+"""Restoration with an autoencoder: paired training (``fit_pairs``) and inpainting.
 
-The estimator methods :meth:`BaseAutoEncoder.fit_pairs` and
-:meth:`BaseAutoEncoder.inpaint` delegate here.
+:class:`RestorationMixin` gives every :class:`~skae.BaseAutoEncoder` its ``fit_pairs``
+and ``inpaint`` methods; :func:`local_mean_fill` is the holes' first guess.
 """
 
 import warnings
@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import check_feature_names
+from ._compat import check_feature_names, fit_context
+from ._runtime import keeps_state_on_failure
 
 _AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
@@ -117,48 +118,114 @@ def check_inpaint_input(estimator, X, mask):
     return X_arr, np.ascontiguousarray(mask_arr)
 
 
-def inpaint(estimator, X, mask=None, *, n_iter=3, init="mean"):
-    """See :meth:`BaseAutoEncoder.inpaint`."""
-    check_is_fitted(estimator, "net_")
-    if isinstance(n_iter, bool) or not isinstance(n_iter, Integral) or n_iter < 1:
-        raise ValueError(f"n_iter must be a positive int, got {n_iter!r}.")
-    if not (init == "mean" or (isinstance(init, (int, float)) and np.isfinite(init))):
-        raise ValueError(f"init must be 'mean' or a finite number, got {init!r}.")
-    X_arr, mask_arr = check_inpaint_input(estimator, X, mask)
-    X_zero = np.where(mask_arr, 0, X_arr).astype(X_arr.dtype, copy=False)
-    with warnings.catch_warnings():
-        # Feature names were checked above on the caller's X.
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        X_net = estimator._validate_input(X_zero, reset=False)
-    mask_net = mask_arr.reshape(X_net.shape)
+class RestorationMixin:
+    """``fit_pairs`` and ``inpaint`` for an autoencoder estimator.
 
-    scale = estimator.input_scale_  # the network works in units of X / scale
+    Uses the estimator's own ``_validate_input``, ``_fit_network`` and ``_map_batches``.
+    """
 
-    def fill(module, x, m):
-        m = m > 0.5
-        x = local_mean_fill(x, m) if init == "mean" else torch.where(
-            m, torch.tensor(float(init) / scale, dtype=x.dtype, device=x.device), x
+    @keeps_state_on_failure
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit_pairs(self, X, X_target):
+        """Train on pairs: map each sample of ``X`` (e.g. noisy) to its ``X_target`` (clean).
+
+        For users with real corrupted/clean pairs (two exposures, a low- and a high-dose
+        scan). A separate method keeps the transformer contract intact: ``fit(X, y=None)``
+        ignores ``y`` as every sklearn transformer must, so a ``Pipeline`` passing labels
+        as ``y`` can never train on them by mistake, and ``fit_transform`` stays
+        ``fit(X).transform(X)``. After ``fit_pairs``, ``reconstruct(X_new)`` returns the
+        restored data and ``transform`` the codes, as after ``fit``. ``corruption``, if
+        set, is still applied to the training inputs (augmentation), never to the
+        targets; ``output_activation="auto"`` looks at the targets. To train inside a
+        ``Pipeline``, fit the preceding steps first and call ``fit_pairs`` on the last.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training inputs (e.g. noisy images), any shape that ``fit`` accepts.
+        X_target : array-like of the same shape as X
+            The outputs to learn (e.g. the clean images), sample for sample.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X_net = self._validate_input(X, reset=True)
+        target = self._validate_input(X_target, reset=False)
+        if target.shape != X_net.shape:
+            raise ValueError(
+                f"X and X_target must have the same shape: X has {np.shape(X)} and X_target "
+                f"has {np.shape(X_target)}."
+            )
+        self._fit_network(X_net, target)
+        return self
+
+    def inpaint(self, X, mask=None, *, n_iter=3, init="mean"):
+        """Fill the masked entries of ``X``; the known entries are returned bit for bit.
+
+        Works for images, signals and tables, with masks of any shape drawn per sample
+        (holes, scratches, scattered pixels, missing table cells), not only the shapes
+        seen in training. Holes start from ``init`` (by default the local mean of the
+        known neighbours, see :func:`skae._restoration.local_mean_fill`), then ``n_iter``
+        times the network reconstructs the sample and only the holes take its output.
+        Train with a masking corruption (``BlockMask`` / ``PixelDropout`` from
+        :mod:`skae.corruption`, ideally with the same ``fill`` as ``init``) so that the
+        network learns to fill holes rather than copy them.
+
+        Parameters
+        ----------
+        X : array-like of the shape seen at ``fit``
+            Data with missing entries; values under the mask are ignored and may be NaN.
+        mask : array-like of bool, default=None
+            True marks a missing entry. Same shape as X or broadcastable to it (one mask
+            of shape ``X.shape[1:]`` for every sample). None masks the NaN entries of X.
+        n_iter : int, default=3
+            Reconstruct-and-replace rounds.
+        init : "mean" or float, default="mean"
+            First guess in the holes: the local mean of known values (column means
+            for tables), or a constant.
+
+        Returns
+        -------
+        X_filled : ndarray of the shape of X
+            float64 for float64 input, otherwise float32; equal to X outside the mask.
+
+        Raises
+        ------
+        TypeError
+            If mask is not boolean.
+        ValueError
+            If mask does not broadcast to X's shape, a sample is entirely masked, or X
+            has non-finite values outside the mask.
+        """
+        check_is_fitted(self, "net_")
+        if isinstance(n_iter, bool) or not isinstance(n_iter, Integral) or n_iter < 1:
+            raise ValueError(f"n_iter must be a positive int, got {n_iter!r}.")
+        if not (init == "mean" or (isinstance(init, (int, float)) and np.isfinite(init))):
+            raise ValueError(f"init must be 'mean' or a finite number, got {init!r}.")
+        X_arr, mask_arr = check_inpaint_input(self, X, mask)
+        X_zero = np.where(mask_arr, 0, X_arr).astype(X_arr.dtype, copy=False)
+        with warnings.catch_warnings():
+            # Feature names were checked above on the caller's X.
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            X_net = self._validate_input(X_zero, reset=False)
+        mask_net = mask_arr.reshape(X_net.shape)
+
+        scale = self.input_scale_  # the network works in units of X / scale
+
+        def fill(module, x, m):
+            m = m > 0.5
+            x = local_mean_fill(x, m) if init == "mean" else torch.where(
+                m, torch.tensor(float(init) / scale, dtype=x.dtype, device=x.device), x
+            )
+            for _ in range(n_iter):
+                x = torch.where(m, module(x), x)
+            return x * scale
+
+        restored = self._map_batches(
+            fill, X_net, mask_net, dtype=X_arr.dtype, scale_input=True
         )
-        for _ in range(n_iter):
-            x = torch.where(m, module(x), x)
-        return x * scale
-
-    restored = estimator._map_batches(
-        fill, X_net, mask_net, dtype=X_arr.dtype, scale_input=True
-    )
-    out = X_arr  # already a private copy
-    out[mask_arr] = restored.reshape(X_arr.shape)[mask_arr]
-    return out
-
-
-def fit_pairs(estimator, X, X_target):
-    """See :meth:`BaseAutoEncoder.fit_pairs`."""
-    X_net = estimator._validate_input(X, reset=True)
-    target = estimator._validate_input(X_target, reset=False)
-    if target.shape != X_net.shape:
-        raise ValueError(
-            f"X and X_target must have the same shape: X has {np.shape(X)} and X_target "
-            f"has {np.shape(X_target)}."
-        )
-    estimator._fit_network(X_net, target)
-    return estimator
+        out = X_arr  # already a private copy
+        out[mask_arr] = restored.reshape(X_arr.shape)[mask_arr]
+        return out

@@ -5,6 +5,9 @@ Images ``(n, H, W)``, ``(n, C, H, W)`` and signals reach scikit-learn's checks a
 """
 
 import numpy as np
+from sklearn.utils.validation import validate_data
+
+from ._runtime import FLOAT_DTYPES
 
 
 def sample_ndim(X):
@@ -56,3 +59,36 @@ def refuse_channels_last(estimator, X, flat_rows_hint=True):
            f"images, pass it as flat rows X.reshape(len(X), -1) with "
            f"image_shape={tuple(shape[1:])}." if flat_rows_hint else "")
     )
+
+
+def validate_rows(estimator, X, reset):
+    """``validate_data`` for an autoencoder's flat rows; integer data keep their dtype."""
+    # Integer and boolean arrays (e.g. uint8 images in a numpy.memmap) are kept as they
+    # are: they hold no NaN or inf, and each batch becomes float32 on its way to the
+    # network, so no float copy of the whole data is ever made. Floats are checked as usual.
+    is_int = isinstance(X, np.ndarray) and X.dtype.kind in "biu"
+    X = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        dtype=None if is_int else FLOAT_DTYPES,
+        ensure_min_samples=2 if reset else 1,
+    )
+    if X.dtype == np.float64 and X.size:
+        check_float32_range(X)
+    return X
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(X):
+    """Raise a ValueError when a float64 array holds values that float32, the network's
+    precision, turns into inf (|x| > 3.4e38)."""
+    low, high = float(X.min()), float(X.max())
+    if low < -_FLOAT32_MAX or high > _FLOAT32_MAX:
+        raise ValueError(
+            f"X holds values in [{low:.4g}, {high:.4g}], outside float32's range "
+            f"(+-{_FLOAT32_MAX:.4g}) in which the network computes; they would become inf. "
+            "Scale the data first (e.g. sklearn.preprocessing.StandardScaler)."
+        )

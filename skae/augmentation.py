@@ -35,7 +35,7 @@ from numbers import Integral, Real
 import torch
 from torch import nn
 
-from .corruption import _check_range, _check_real
+from .corruption import check_range, check_real
 
 __all__ = ["RandomAffine", "RandomFlip", "RandomIntensity", "RandomShift"]
 
@@ -167,11 +167,11 @@ class RandomAffine:
         self._check()
 
     def _check(self):
-        low, high = _check_range("scale", self.scale)
+        low, high = check_range("scale", self.scale)
         if low <= 0:
             raise ValueError(f"scale must be positive, got {self.scale!r}.")
-        _check_real("rotation", self.rotation, 0.0, 180.0)
-        _check_real("translate", self.translate, 0.0, 1.0)
+        check_real("rotation", self.rotation, 0.0, 180.0)
+        check_real("translate", self.translate, 0.0, 1.0)
         if not isinstance(self.flip, bool):
             raise TypeError(f"flip must be a bool, got {self.flip!r}.")
         return low, high
@@ -234,10 +234,10 @@ class RandomIntensity:
 
     def __init__(self, factor=(0.7, 1.3)):
         self.factor = factor
-        _check_range("factor", factor)
+        check_range("factor", factor)
 
     def __call__(self, X, generator):
-        low, high = _check_range("factor", self.factor)
+        low, high = check_range("factor", self.factor)
         factor = _uniform(low, high, X.shape[0], generator, X.device)
         return X * factor.to(X.dtype).view(-1, *([1] * (X.ndim - 1)))
 

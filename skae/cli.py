@@ -933,7 +933,7 @@ def _flag_at_fdr(normality, detector, X_control, fdr, feature_detector=None,
     items, which neither detector trained on: both detectors are seeded alike, so they
     hold out the same items.
     """
-    from ._anomaly import benjamini_hochberg, conformal_p_values
+    from ._conformal import benjamini_hochberg, conformal_p_values
 
     calibration = detector.calibration_scores_
     if feature_detector is not None:
@@ -1143,7 +1143,7 @@ def _positive_int(text):
 
 
 def _device(text):
-    from ._base import resolve_device
+    from ._runtime import resolve_device
 
     try:
         resolve_device(text)

@@ -27,7 +27,7 @@ from numbers import Integral, Real
 import torch
 
 
-def _check_real(name, value, low=None, high=None, low_open=False, high_open=False):
+def check_real(name, value, low=None, high=None, low_open=False, high_open=False):
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {value!r}.")
     value = float(value)
@@ -43,17 +43,17 @@ def _check_real(name, value, low=None, high=None, low_open=False, high_open=Fals
     return value
 
 
-def _check_range(name, value, low=0.0, high=None):
+def check_range(name, value, low=0.0, high=None):
     """A number or a ``(min, max)`` pair; returns ``(min, max)`` floats."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name} must be a number or a (min, max) pair, got {value!r}.")
-        lo = _check_real(name, value[0], low, high)
-        hi = _check_real(name, value[1], low, high)
+        lo = check_real(name, value[0], low, high)
+        hi = check_real(name, value[1], low, high)
         if lo > hi:
             raise ValueError(f"{name}=({lo}, {hi}) needs min <= max.")
         return lo, hi
-    value = _check_real(name, value, low, high)
+    value = check_real(name, value, low, high)
     return value, value
 
 
@@ -80,7 +80,7 @@ def _check_fill(fill):
         return fill
     if isinstance(fill, str):
         raise ValueError(f"fill must be a number or 'mean', got {fill!r}.")
-    return _check_real("fill", fill)
+    return check_real("fill", fill)
 
 
 def _apply_mask(X, mask, fill):
@@ -118,13 +118,13 @@ class GaussianNoise:
     """
 
     def __init__(self, std=0.1, *, clip=None):
-        low, high = _check_range("std", std, 0.0)
+        low, high = check_range("std", std, 0.0)
         self.std = (low, high) if isinstance(std, (tuple, list)) else low
         self._std_range = (low, high)
         if clip is not None:
             if not isinstance(clip, (tuple, list)) or len(clip) != 2:
                 raise ValueError(f"clip must be None or a (low, high) pair, got {clip!r}.")
-            clip = (_check_real("clip[0]", clip[0]), _check_real("clip[1]", clip[1]))
+            clip = (check_real("clip[0]", clip[0]), check_real("clip[1]", clip[1]))
             if clip[0] >= clip[1]:
                 raise ValueError(f"clip=({clip[0]}, {clip[1]}) needs low < high.")
         self.clip = clip
@@ -164,12 +164,12 @@ class SaltAndPepper:
     """
 
     def __init__(self, amount=0.05, *, salt_vs_pepper=0.5, low=0.0, high=1.0):
-        lo, hi = _check_range("amount", amount, 0.0, 1.0)
+        lo, hi = check_range("amount", amount, 0.0, 1.0)
         self.amount = (lo, hi) if isinstance(amount, (tuple, list)) else lo
         self._amount_range = (lo, hi)
-        self.salt_vs_pepper = _check_real("salt_vs_pepper", salt_vs_pepper, 0.0, 1.0)
-        self.low = _check_real("low", low)
-        self.high = _check_real("high", high)
+        self.salt_vs_pepper = check_real("salt_vs_pepper", salt_vs_pepper, 0.0, 1.0)
+        self.low = check_real("low", low)
+        self.high = check_real("high", high)
         if self.low >= self.high:
             raise ValueError(f"low={self.low} must be below high={self.high}.")
 
@@ -215,7 +215,7 @@ class PixelDropout:
     """
 
     def __init__(self, rate=0.2, *, fill=0.0):
-        lo, hi = _check_range("rate", rate, 0.0, 1.0)
+        lo, hi = check_range("rate", rate, 0.0, 1.0)
         if hi >= 1.0:
             raise ValueError(f"rate must be below 1 (some values must stay), got {rate!r}.")
         self.rate = (lo, hi) if isinstance(rate, (tuple, list)) else lo

@@ -48,7 +48,7 @@ from skorch.history import History
 
 from . import augmentation, corruption, losses
 from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
-from ._base import _fork_rng_devices, resolve_device
+from ._runtime import resolve_device, seeded
 
 FORMAT_NAME = "skae-autoencoder"
 FORMAT_VERSION = 1
@@ -703,7 +703,7 @@ def _is_data(value):
 def _rebuild_net(estimator, network_shape, device):
     """The untrained skorch net that ``fit`` would build, ready for saved weights."""
     # Random initial weights are overwritten; keep the caller's global RNG untouched.
-    with torch.random.fork_rng(devices=_fork_rng_devices(device)):
+    with seeded(None, device):
         net = estimator._build_net(network_shape, 0, device)
         net.initialize()
     return net

@@ -39,8 +39,6 @@ from sklearn.utils.validation import (
     column_or_1d,
     validate_data,
 )
-from skorch import NeuralNetClassifier
-from skorch.utils import to_tensor
 from torch import nn
 
 from ._autoencoders import DenseAutoEncoder
@@ -56,18 +54,15 @@ from ._compat import (
     num_samples,
     safe_indexing,
 )
-from ._base import (
-    FLOAT_DTYPES,
-    OPTIMIZERS,
-    BaseAutoEncoder,
-    _fork_rng_devices,
-    resolve_device,
-)
-from ._net import BatchIterator, StopOnNonFiniteLoss, _as_float_tensor, map_batches
+from ._base import BaseAutoEncoder
+from ._callbacks import StopOnNonFiniteLoss
+from ._data import BatchIterator, as_float_tensor, map_batches
+from ._net import ClassifierNet
+from ._runtime import FLOAT_DTYPES, OPTIMIZERS, resolve_device, seeded
 from ._samples import check_sample_shape, flatten_samples
 from .augmentation import RandomFlip, RandomShift
 from .corruption import make_corruption
-from .nn import get_activation
+from .nn import EncoderHeadModule
 
 __all__ = [
     "EncoderClassifier",
@@ -366,79 +361,7 @@ class _LabeledDataset(torch.utils.data.Dataset):
         return len(self.X)
 
     def __getitem__(self, indices):
-        return _as_float_tensor(self.X[indices]), torch.as_tensor(self.y[indices])
-
-
-class _ClassifierNet(NeuralNetClassifier):
-    """``NeuralNetClassifier`` that augments training inputs (never validation/inference)."""
-
-    def __init__(self, *args, augmentation=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.augmentation = augmentation
-
-    def train_step_single(self, batch, **fit_params):
-        if self.augmentation is None:
-            return super().train_step_single(batch, **fit_params)
-        Xi, yi = batch
-        Xi = self.augmentation(to_tensor(Xi, device=self.device))
-        return super().train_step_single((Xi, yi), **fit_params)
-
-
-
-
-class _Standardize(nn.Module):
-    """Fixed affine map ``(z - mean) / scale``: codes on a common scale for the head."""
-
-    def __init__(self, mean, scale):
-        super().__init__()
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
-        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
-
-    def forward(self, z):
-        return (z - self.mean) / self.scale
-
-
-class EncoderHeadModule(nn.Module):
-    """An encoder, a fixed standardisation of its codes and a classification head.
-
-    ``forward`` returns logits of shape (n, n_classes).
-
-    Parameters
-    ----------
-    encoder : torch.nn.Module
-        Maps inputs to codes of size ``latent_dim``.
-    code_mean, code_scale : array-like of shape (latent_dim,)
-        Mean and scale of the codes of the training data.
-    n_classes : int
-    hidden_layer_sizes : sequence of int, default=()
-        Widths of the head's hidden layers; empty gives a linear head.
-    activation : str or type of torch.nn.Module, default="relu"
-    dropout : float, default=0.0
-        Dropout rate applied to the (standardised) codes and hidden layers.
-    input_scale : float, default=1.0
-        What inputs are divided by before the encoder (the autoencoder's
-        ``input_scale_``, e.g. 255 for uint8 images).
-    """
-
-    def __init__(
-        self, encoder, code_mean, code_scale, n_classes, hidden_layer_sizes=(),
-        activation="relu", dropout=0.0, input_scale=1.0,
-    ):
-        super().__init__()
-        self.input_scale = float(input_scale)
-        self.encoder = encoder
-        self.standardize = _Standardize(code_mean, code_scale)
-        layers, n_in = [], len(code_mean)
-        for width in hidden_layer_sizes:
-            layers += [nn.Dropout(dropout), nn.Linear(n_in, width), get_activation(activation)]
-            n_in = width
-        layers += [nn.Dropout(dropout), nn.Linear(n_in, n_classes)]
-        self.head = nn.Sequential(*layers)
-
-    def forward(self, x):
-        if self.input_scale != 1.0:
-            x = x / self.input_scale
-        return self.head(self.standardize(self.encoder(x)))
+        return as_float_tensor(self.X[indices]), torch.as_tensor(self.y[indices])
 
 
 def _unwrap(autoencoder):
@@ -655,7 +578,7 @@ default="adamw"
         if not self.freeze_encoder:
             params["optimizer__param_groups"] = [("encoder.*", {"lr": encoder_lr})]
         params.update(self.net_params or {})
-        return _ClassifierNet(**params)
+        return ClassifierNet(**params)
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -706,8 +629,7 @@ default="adamw"
         code_scale[~(code_scale > 1e-12)] = 1.0
 
         device = resolve_device(self.device)
-        with torch.random.fork_rng(devices=_fork_rng_devices(device)):
-            torch.manual_seed(seed)
+        with seeded(seed, device):
             encoder = copy.deepcopy(autoencoder.encoder_).float()
             if self.freeze_encoder:
                 encoder.requires_grad_(False)

@@ -44,7 +44,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np, torch
     from accelerate import Accelerator
     from skae import DenseAutoEncoder
-    from skae._net import ArrayDataset
+    from skae._data import ArrayDataset
 
     acc = Accelerator(cpu=True)
     X = np.random.RandomState(0).rand(256, 10).astype(np.float32)

@@ -285,11 +285,11 @@ def test_default_autoencoder_for_images_is_convolutional(fashion, monkeypatch):
 
     made = {}
 
-    def tiny_default(random_state=None):
+    def tiny_default(X, purpose="representation", random_state=None):
         made["random_state"] = random_state
         return _tiny_conv(random_state=random_state)
 
-    monkeypatch.setattr(anomaly, "default_image_autoencoder", tiny_default)
+    monkeypatch.setattr(anomaly, "default_autoencoder", tiny_default)
     X, y = fashion
     detector = AEAnomalyDetector(random_state=0).fit(X[y == 3][:100])
     assert isinstance(detector.autoencoder_, ConvAutoEncoder)

@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import false_discovery_control
 
 from skae import AEAnomalyDetector, DenseAutoEncoder
-from skae._anomaly import benjamini_hochberg
+from skae._conformal import benjamini_hochberg
 
 TINY = dict(latent_dim=2, hidden_layer_sizes=(16,), max_epochs=5, batch_size=64,
             device="cpu")

@@ -43,7 +43,7 @@ def test_fit_transform_on_cuda(images, device):
     assert isinstance(codes, np.ndarray) and codes.shape == (512, 4)
     assert ae.loss_curve_[-1] < ae.loss_curve_[0]
     # Batches are pinned on the way to the GPU.
-    from skae._net import ArrayDataset
+    from skae._data import ArrayDataset
 
     iterator = ae.net_.get_iterator(ArrayDataset(images), training=True)
     assert iterator.pin_memory is True

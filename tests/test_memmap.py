@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from skae import ConvAutoEncoder, DenseAutoEncoder
-from skae._net import INFERENCE_BATCH_SIZE
+from skae._data import INFERENCE_BATCH_SIZE
 
 N_SAMPLES, SIDE = 12000, 16  # 12000 > INFERENCE_BATCH_SIZE: several inference batches
 

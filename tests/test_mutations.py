@@ -75,7 +75,7 @@ def _autoencoder_on_labelled_rows():
 
 def _whole_float_copy():
     """``fit`` turns the whole training array (a uint8 memmap) into one float32 tensor."""
-    from skae._net import ArrayDataset
+    from skae._data import ArrayDataset
 
     init = ArrayDataset.__init__
 

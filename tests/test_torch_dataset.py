@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skae import ConvAutoEncoder, DenseAutoEncoder
-from skae._net import INFERENCE_BATCH_SIZE
-from skae._torch_dataset import prefetch
+from skae._data import INFERENCE_BATCH_SIZE
+from skae._data import prefetch
 
 TINY_CONV = dict(latent_dim=3, channels=(4, 8), max_epochs=2, batch_size=64, random_state=0,
                  device="cpu")
@@ -219,8 +219,8 @@ def test_prefetch_thread_stops_when_consumer_stops():
 
 
 def test_prefetch_is_chosen_by_batch_size_and_source(images):
-    from skae._net import ArrayDataset, BatchIterator
-    from skae._torch_dataset import DatasetArray
+    from skae._data import ArrayDataset, BatchIterator
+    from skae._data import DatasetArray
 
     small = BatchIterator(ArrayDataset(images), batch_size=64)
     assert not small._prefetch_pays_off(pin=True)  # 64 x 28 x 28 float32: 200 KB

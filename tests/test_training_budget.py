@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from skae import AEAnomalyDetector, ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
-from skae._base import AUTO_EPOCH_BOUNDS, AUTO_SAMPLE_PASSES, auto_batch_size, auto_max_epochs
+from skae._runtime import AUTO_EPOCH_BOUNDS, AUTO_SAMPLE_PASSES, auto_batch_size, auto_max_epochs
 
 TINY_CONV = dict(latent_dim=3, channels=(4,), random_state=0, device="cpu")
 

@@ -9,7 +9,7 @@ import torch
 from skorch.callbacks import Callback
 
 from skae import DenseAutoEncoder, LinearAutoEncoder
-from skae._net import ArrayDataset, BatchIterator
+from skae._data import ArrayDataset, BatchIterator
 
 
 @pytest.fixture(scope="module")

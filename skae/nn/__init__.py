@@ -2,6 +2,7 @@
 
 from ._activations import get_activation
 from ._autoencoder import AutoEncoderModule, ProjectionHead
+from ._classifier_head import EncoderHeadModule
 from ._conv import ConvDecoder, ConvEncoder, conv_output_shapes
 from ._dense import DenseDecoder, DenseEncoder
 
@@ -11,6 +12,7 @@ __all__ = [
     "ConvEncoder",
     "DenseDecoder",
     "DenseEncoder",
+    "EncoderHeadModule",
     "ProjectionHead",
     "conv_output_shapes",
     "get_activation",
