@@ -28,8 +28,6 @@ one module into another's private names):
 ``_contrastive_on()``
     Whether the ``contrastive`` term is on.
 """
-import copy
-import math
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -38,20 +36,11 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import (
-    EarlyStopping,
-    LRScheduler,
-    PassthroughScoring,
-    ProgressBar,
-)
-from skorch.dataset import ValidSplit
 
 from ._compat import Interval, Options, StrOptions, fit_context
 from ._docstrings import fill_doc
-from ._callbacks import StopOnNonFiniteLoss, check_callback, stdout_is_terminal, to_terminal
 from ._data import (
     ArrayDataset,
-    BatchIterator,
     DatasetArray,
     dataset_length,
     fetch_samples,
@@ -59,26 +48,20 @@ from ._data import (
     map_batches,
     value_range,
 )
-from ._net import make_net
 from ._restoration import RestorationMixin
+from ._training import TrainingPlanMixin
 from ._runtime import (
-    AUTO_FINAL_LR_FRACTION,
-    AUTO_LBFGS_EPOCHS,
-    AUTO_MIN_VALIDATION_SAMPLES,
     FLOAT_DTYPES,
     INTEGER_SCALES,
     OPTIMIZERS,
-    auto_batch_size,
-    auto_max_epochs,
     draw_seed,
-    fused_adam_on,
     keeps_state_on_failure,
     output_dtype,
     resolve_device,
     seeded,
 )
 from .corruption import make_corruption
-from .losses import LOSSES, UNIT_INTERVAL_LOSSES, ReconstructionCriterion, get_loss_function
+from .losses import LOSSES, UNIT_INTERVAL_LOSSES, get_loss_function
 from .nn import AutoEncoderModule, ProjectionHead, get_activation
 
 #: The methods other modules may call on an autoencoder (see the module docstring).
@@ -95,6 +78,7 @@ PROTECTED_API = (
 
 @fill_doc
 class BaseAutoEncoder(
+    TrainingPlanMixin,
     RestorationMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
@@ -218,15 +202,6 @@ class BaseAutoEncoder(
         """Return ``(encoder, decoder)`` for samples of ``network_shape``."""
 
     # ------------------------------------------------------------------ fitting
-    def _default_optimizer_params(self):
-        # PyTorch's fused Adam/AdamW (one kernel per step for all parameters) makes a
-        # small network's training faster on CPU (measured once, side by side, outside
-        # benchmarks/; no script prints it); PyTorch < 2.4 has no fused CPU kernel.
-        # optimizer_params={"fused": False} turns it off.
-        if self.optimizer in ("adam", "adamw") and fused_adam_on(self.device):
-            return {"fused": True}
-        return {}
-
     @keeps_state_on_failure
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -297,11 +272,6 @@ class BaseAutoEncoder(
                 f"leaves no training sample out of n_samples={len(X)}."
             )
 
-    def _n_validation(self, n_samples):
-        if not self.early_stopping_:
-            return 0
-        return int(np.ceil(n_samples * self.validation_fraction))
-
     def _contrastive_on(self):
         return self.contrastive not in (None, [], ())
 
@@ -327,126 +297,6 @@ class BaseAutoEncoder(
         if low >= 0 and high <= 1:
             return "sigmoid"
         return "identity"
-
-    def _resolve_training_plan(self, n_samples):
-        """Set ``early_stopping_``, ``batch_size_`` and ``max_epochs_`` ("auto" resolved
-        for ``n_samples``)."""
-        lbfgs = self.optimizer == "lbfgs"
-        if self.early_stopping == "auto":
-            n_valid = math.ceil(n_samples * self.validation_fraction)
-            self.early_stopping_ = bool(
-                self._auto_budget() and AUTO_MIN_VALIDATION_SAMPLES <= n_valid < n_samples
-            )
-        else:
-            self.early_stopping_ = bool(self.early_stopping)
-        n_train = n_samples - self._n_validation(n_samples)
-        if self.batch_size == "auto":
-            self.batch_size_ = -1 if lbfgs else auto_batch_size(n_train, self._AUTO_BATCH_SIZE)
-        else:
-            self.batch_size_ = int(self.batch_size)
-        if self.max_epochs == "auto":
-            self.max_epochs_ = AUTO_LBFGS_EPOCHS if lbfgs else auto_max_epochs(n_train)
-        else:
-            self.max_epochs_ = int(self.max_epochs)
-
-    def _auto_budget(self):
-        """True when ``max_epochs="auto"`` brings its schedule and plateau stop."""
-        return self.max_epochs == "auto" and self.optimizer != "lbfgs"
-
-    def _plateau_patience(self):
-        return max(self.n_iter_no_change, math.ceil(self.max_epochs_ / 10))
-
-    def _make_callbacks(self):
-        callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
-        sink = to_terminal if self.verbose else (lambda *a, **k: None)
-        if self.early_stopping_:
-            patience = (
-                self._plateau_patience() if self.early_stopping == "auto" else self.n_iter_no_change
-            )
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=patience,
-                        threshold=self.tol,
-                        threshold_mode="rel",
-                        load_best=True,
-                        sink=sink,
-                    ),
-                )
-            )
-        if self._auto_budget():
-            callbacks.append(
-                (
-                    "lr_schedule",
-                    LRScheduler(
-                        policy=torch.optim.lr_scheduler.CosineAnnealingLR,
-                        T_max=self.max_epochs_,
-                        eta_min=self.lr * AUTO_FINAL_LR_FRACTION,
-                    ),
-                )
-            )
-            if not self.early_stopping_:
-                callbacks.append(
-                    (
-                        "plateau",
-                        EarlyStopping(
-                            monitor="train_loss",
-                            patience=self._plateau_patience(),
-                            threshold=self.tol,
-                            threshold_mode="rel",
-                            load_best=False,
-                            sink=sink,
-                        ),
-                    )
-                )
-        if self._contrastive_on():
-            callbacks += [
-                (name, PassthroughScoring(name, on_train=True))
-                for name in ("reconstruction_loss", "contrastive_loss")
-            ]
-        # A progress bar redraws one line with carriage returns: only on a terminal.
-        if self.verbose and stdout_is_terminal():
-            callbacks.append(("progress_bar", ProgressBar()))
-        callbacks += [copy.deepcopy(check_callback(cb)) for cb in (self.callbacks or [])]
-        return callbacks
-
-    def _make_net(self, module, seed, device, corruption=None, contrastive=None):
-        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
-        optimizer_params = {**self._default_optimizer_params(), **(self.optimizer_params or {})}
-        train_split = (
-            ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
-            if self.early_stopping_
-            else None
-        )
-        params = dict(
-            module=module,
-            criterion=ReconstructionCriterion(get_loss_function(self.loss)),
-            optimizer=optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs_,
-            batch_size=self.batch_size_,
-            iterator_train=BatchIterator,
-            iterator_train__shuffle=True,
-            iterator_train__seed=seed,
-            iterator_valid=BatchIterator,
-            train_split=train_split,
-            callbacks=self._make_callbacks(),
-            device=device,
-            verbose=int(self.verbose),
-            corruption=corruption,
-            precision=self.precision,
-            contrastive=contrastive,
-            contrastive_weight=self.contrastive_weight,
-            contrastive_temperature=self.contrastive_temperature,
-            input_scale=self.input_scale_,
-            **{f"optimizer__{k}": v for k, v in optimizer_params.items()},
-        )
-        if self.verbose:  # PrintLog calls any sink but print whatever the verbosity
-            params["callbacks__print_log__sink"] = to_terminal
-        params.update(self.net_params or {})
-        return make_net(**params)
 
     def _build_net(self, network_shape, seed, device, wrap_encoder=None):
         """The untrained skorch net for samples of ``network_shape`` (used by ``fit`` and
@@ -493,20 +343,6 @@ class BaseAutoEncoder(
         if len(net.history):
             net.history.record("stop_reason", self.stop_reason_)
         return self
-
-    def _stop_reason(self, net):
-        """Why training ended, in words (also the last history row's ``stop_reason``)."""
-        callbacks = dict(net.callbacks_)
-        if getattr(callbacks.get("restore_on_interrupt"), "interrupted_", False):
-            return "interrupted (KeyboardInterrupt): weights of the last finished epoch kept"
-        for name, what in (("early_stopping", "validation"), ("plateau", "training")):
-            stopper = callbacks.get(name)
-            if stopper is not None and getattr(stopper, "misses_", 0) >= stopper.patience:
-                return (
-                    f"converged: the {what} loss improved by less than tol={self.tol:g} "
-                    f"(relative) for {stopper.patience} epochs"
-                )
-        return f"max_epochs reached ({len(net.history)} epochs)"
 
     def _warm_started_net(self, network_shape):
         """With ``net_params={"warm_start": True}``, the fitted net to train further

@@ -15,17 +15,56 @@ forward, loss, backward, step.
 """
 
 import contextlib
+import copy
 
 import torch
 from skorch import NeuralNet, NeuralNetClassifier
 from skorch.hf import AccelerateMixin  # imports no Hugging Face package until used
 from skorch.utils import to_tensor
 
-from ._callbacks import RestoreOnInterrupt
+from ._callbacks import RestoreOnInterrupt, check_callback, to_terminal
 from ._data import BatchIterator, to_float_on
+from ._runtime import OPTIMIZERS
 from .losses import nt_xent_loss
 
 PRECISIONS = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+
+
+def skorch_params(*, module, criterion, optimizer, optimizer_params, lr, max_epochs,
+                  batch_size, seed, device, verbose, callbacks, user_callbacks=None,
+                  net_params=None, train_split=None, **extra):
+    """The keyword arguments every skae estimator builds its skorch net with.
+
+    Batches come from :class:`~skae._data.BatchIterator` (training batches shuffled from
+    ``seed``); ``optimizer`` is a name of :data:`~skae._runtime.OPTIMIZERS` or a class,
+    ``optimizer_params`` its keyword arguments; ``user_callbacks`` (the estimator's
+    ``callbacks`` parameter) are checked and copied after ``callbacks``; with
+    ``verbose``, the epoch log goes through :func:`~skae._callbacks.to_terminal`.
+    ``extra`` (e.g. ``corruption``) are passed on, and ``net_params`` override all.
+    """
+    params = dict(
+        module=module,
+        criterion=criterion,
+        optimizer=OPTIMIZERS.get(optimizer, optimizer),
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        iterator_train=BatchIterator,
+        iterator_train__shuffle=True,
+        iterator_train__seed=seed,
+        iterator_valid=BatchIterator,
+        train_split=train_split,
+        callbacks=list(callbacks)
+        + [copy.deepcopy(check_callback(cb)) for cb in (user_callbacks or [])],
+        device=device,
+        verbose=int(verbose),
+        **{f"optimizer__{k}": v for k, v in (optimizer_params or {}).items()},
+        **extra,
+    )
+    if verbose:  # PrintLog calls any sink but print whatever the verbosity
+        params["callbacks__print_log__sink"] = to_terminal
+    params.update(net_params or {})
+    return params
 
 
 class AutoEncoderNet(NeuralNet):

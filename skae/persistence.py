@@ -31,11 +31,9 @@ True
 """
 
 import hashlib
-import inspect
 import json
 import math
 import os
-import re
 import sys
 import warnings
 
@@ -46,255 +44,31 @@ from safetensors.torch import save_file
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
-from . import augmentation, corruption, losses
-from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
 from ._runtime import resolve_device, seeded
 
-FORMAT_NAME = "skae-autoencoder"
-FORMAT_VERSION = 1
-_METADATA_KEY = "skae"
-_DIGEST_KEY = "skae_sha256"
-_MODULE_PREFIX = "module."
+from ._model_file import (
+    DIGEST_KEY,
+    DROPPED_NET_PARAMS,
+    DROPPED_NET_PARAM_PREFIXES,
+    ESTIMATORS,
+    ESTIMATOR_NAMES,
+    FITTED_CHECKS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    METADATA_KEY,
+    MODULE_PREFIX,
+    NET_PARAMS,
+    NET_PARAM_PREFIXES,
+    SIZE_PARAMETERS,
+    decode,
+    encode,
+    init_names,
+    is_fitted_name,
+    is_plain,
+    object_key,
+)
 
 __all__ = ["load", "save"]
-
-
-# ---------------------------------------------------------------------- what a file holds
-# net_params a file may hold (with plain values): options of skorch's training loop.
-_NET_PARAMS = frozenset({
-    "warm_start", "max_epochs", "batch_size", "lr", "verbose",
-    "iterator_train__shuffle", "iterator_train__prefetch", "iterator_valid__prefetch",
-    "iterator_train__pin_memory", "iterator_valid__pin_memory",
-})
-_NET_PARAM_PREFIXES = ("optimizer__",)
-# net_params that say how training runs (devices, compilation), not what the model
-# computes: save drops them with a warning; a file holding them is refused.
-_DROPPED_NET_PARAMS = ("accelerator", "compile")
-_DROPPED_NET_PARAM_PREFIXES = ("compile__",)
-# Parameters whose integers size the network, bounded by the stored weights at load.
-_SIZE_PARAMETERS = ("latent_dim", "hidden_layer_sizes", "channels", "kernel_size",
-                    "layers_per_level")
-_SCALARS = (bool, int, float, str, np.bool_, np.integer, np.floating)
-
-
-def _is_plain(value):
-    """None, bools, numbers, strings, and lists, tuples and str-keyed dicts of those."""
-    if value is None or isinstance(value, _SCALARS):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_is_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
-    return False
-
-
-def _is_int(value, low):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
-
-
-def _is_real(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_shape(value, lengths):
-    return (isinstance(value, tuple) and len(value) in lengths
-            and all(_is_int(s, 1) for s in value))
-
-
-# Checks of the fitted attributes that skae reads back (name: check, what it wants). A file
-# may set other fitted attributes too, as save writes them: public names ending in one
-# underscore that the class does not define, holding plain data.
-_FITTED_CHECKS = {
-    "n_features_in_": (lambda v: _is_int(v, 1), "an int >= 1"),
-    "output_activation_": (lambda v: isinstance(v, str) and v in _OUTPUT_ACTIVATIONS,
-                           "'identity', 'sigmoid' or 'tanh'"),
-    "input_scale_": (lambda v: _is_real(v) and 0 < v < math.inf, "a positive number"),
-    "feature_names_in_": (lambda v: isinstance(v, np.ndarray) and v.ndim == 1
-                          and all(isinstance(x, str) for x in v), "an array of strings"),
-    "image_shape_": (lambda v: _is_shape(v, (2, 3)), "a tuple of 2 or 3 positive ints"),
-    "sample_shape_": (lambda v: _is_shape(v, (1, 2, 3)), "a tuple of 1 to 3 positive ints"),
-    "loss_curve_": (lambda v: isinstance(v, list) and all(_is_real(x) for x in v),
-                    "a list of floats"),
-    "n_epochs_": (lambda v: _is_int(v, 0), "an int >= 0"),
-    "max_epochs_": (lambda v: _is_int(v, 1), "an int >= 1"),
-    "batch_size_": (lambda v: _is_int(v, -1) and v != 0, "-1 or an int >= 1"),
-}
-_OUTPUT_ACTIVATIONS = ("identity", "sigmoid", "tanh")
-_FITTED_NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?_")
-_SET_BY_LOAD = ("net_", "history_")
-
-
-# The estimators a file may hold, each with the fitted attributes that load needs.
-_TABULAR = ("n_features_in_", "output_activation_")
-_ESTIMATORS = {DenseAutoEncoder: _TABULAR, LinearAutoEncoder: _TABULAR,
-               ConvAutoEncoder: (*_TABULAR, "image_shape_", "sample_shape_")}
-_ESTIMATOR_NAMES = "DenseAutoEncoder, LinearAutoEncoder or ConvAutoEncoder"
-
-
-def _is_fitted_name(cls, name):
-    """A name that save writes and load sets: a public fitted attribute (``n_epochs_``)
-    that is not a method, property or class attribute of ``cls``, nor ``net_``."""
-    return (isinstance(name, str) and _FITTED_NAME.fullmatch(name) is not None
-            and name not in _SET_BY_LOAD and not hasattr(cls, name))
-
-
-def _key(obj):
-    return (getattr(obj, "__module__", None), getattr(obj, "__qualname__", None))
-
-
-def _classes_in(module, base):
-    return [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, base)
-            and v.__module__.startswith(module.__name__)]
-
-
-# Classes and functions a file may name, by (module, qualified name); nothing else
-# resolves, and resolving imports nothing.
-_NAMED = {_key(obj): obj for obj in [
-    *(c for c in _classes_in(torch.optim, torch.optim.Optimizer)
-      if c is not torch.optim.Optimizer),
-    *(c for c in _classes_in(torch.nn.modules.activation, torch.nn.Module)
-      if c is not torch.nn.MultiheadAttention),
-    torch.nn.Identity, losses.mse_loss, losses.l1_loss, losses.bce_loss,
-]}
-# Classes whose instances a file may hold, as their constructor arguments.
-_OBJECT_CLASSES = {_key(cls): cls for cls in [
-    corruption.GaussianNoise, corruption.SaltAndPepper, corruption.PixelDropout,
-    corruption.BlockMask, augmentation.RandomAffine, augmentation.RandomFlip,
-    augmentation.RandomIntensity, augmentation.RandomShift, losses.SSIMLoss,
-    losses.PerceptualLoss,
-]}
-
-
-def _init_names(cls):
-    return [name for name, p in inspect.signature(cls.__init__).parameters.items()
-            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-
-
-# ---------------------------------------------------------------------- encoding
-def _encode(value, where):
-    """A JSON-compatible description of ``value``; ValueError if it is not data."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    if isinstance(value, History):
-        return {"__skae__": "history", "items": [_encode(v, where) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, tuple):
-        return {"__skae__": "tuple", "items": [_encode(v, where) for v in value]}
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise ValueError(f"{where}: dict keys must be strings to be saved as data.")
-        return {"__skae__": "dict", "items": {k: _encode(v, f"{where}[{k!r}]")
-                                                for k, v in value.items()}}
-    if isinstance(value, np.ndarray):
-        return _encode_array(value, where)
-    if isinstance(value, torch.device):
-        return {"__skae__": "device", "value": str(value)}
-    if isinstance(value, np.random.RandomState):
-        name, keys, pos, has_gauss, cached = value.get_state()
-        return {"__skae__": "random_state", "state": [name, keys.tolist(), int(pos),
-                                                      int(has_gauss), float(cached)]}
-    key = _key(value)
-    if _NAMED.get(key) is value:
-        tag = "class" if isinstance(value, type) else "function"
-        return {"__skae__": tag, "module": key[0], "name": key[1]}
-    cls = type(value)
-    if _OBJECT_CLASSES.get(_key(cls)) is cls:
-        params = {}
-        for name in _init_names(cls):
-            if not hasattr(value, name):
-                raise ValueError(f"{where}: {cls.__qualname__} does not keep its argument "
-                                 f"{name!r}, so it cannot be saved as data.")
-            params[name] = _encode(getattr(value, name), f"{where}.{name}")
-        return {"__skae__": "object", "module": cls.__module__, "name": cls.__qualname__,
-                "params": params}
-    raise ValueError(
-        f"{where}={value!r} cannot be saved: a skae model file holds only data (numbers, "
-        "strings, tuples, ...), skae's corruptions, augmentations and losses, and by name "
-        "torch optimizer and activation classes. Use a built-in option, or pickle/joblib "
-        "for files you trust."
-    )
-
-
-def _encode_array(value, where):
-    if value.dtype.kind not in "biufUO" or value.dtype.shape:
-        raise ValueError(f"{where}: arrays of dtype {value.dtype} cannot be saved.")
-    items = value.ravel().tolist()
-    if value.dtype.kind in "UO" and not all(isinstance(v, str) for v in items):
-        raise ValueError(f"{where}: arrays of objects must hold strings to be saved.")
-    dtype = "object" if value.dtype.kind == "O" else value.dtype.str
-    return {"__skae__": "ndarray", "dtype": dtype, "shape": list(value.shape), "items": items}
-
-
-def _decode(value, where):
-    """The value that ``_encode`` described; only allowed names resolve, nothing imports."""
-    if isinstance(value, list):
-        return [_decode(v, where) for v in value]
-    if not isinstance(value, dict):
-        return value
-    tag = value.get("__skae__")
-    if tag == "tuple":
-        return tuple(_decode(v, where) for v in value["items"])
-    if tag == "dict":
-        return {k: _decode(v, f"{where}[{k!r}]") for k, v in value["items"].items()}
-    if tag == "history":
-        return History(_decode(v, where) for v in value["items"])
-    if tag == "ndarray":
-        return _decode_array(value, where)
-    if tag == "device":
-        return torch.device(value["value"])
-    if tag == "random_state":
-        try:
-            name, keys, pos, has_gauss, cached = value["state"]
-            rs = np.random.RandomState()
-            rs.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{where}: invalid RandomState state: {exc}") from exc
-        return rs
-    if tag in ("class", "function"):
-        return _resolve(_NAMED, value, where)
-    if tag == "object":
-        cls = _resolve(_OBJECT_CLASSES, value, where)
-        params = value["params"]
-        unknown = sorted(set(params) - set(_init_names(cls)))
-        if unknown:
-            raise ValueError(f"{where}: {cls.__name__} takes no argument {unknown}.")
-        try:
-            return cls(**{k: _decode(v, f"{where}.{k}") for k, v in params.items()})
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{where}: invalid {cls.__name__} arguments: {exc}") from exc
-    raise ValueError(f"{where}: unknown entry {value!r}.")
-
-
-def _resolve(table, value, where):
-    obj = table.get((value["module"], value["name"]))
-    if obj is None:
-        raise ValueError(
-            f"{where} names {value['module']}.{value['name']}, which is not allowed: a skae "
-            "model file may name only torch optimizers and activations and skae's losses, "
-            "corruptions and augmentations."
-        )
-    return obj
-
-
-def _decode_array(value, where):
-    items, dtype = value["items"], value["dtype"]
-    if dtype == "object" or np.dtype(dtype).kind == "U":
-        if not all(isinstance(v, str) for v in items):
-            raise ValueError(f"{where}: a string array holds other values.")
-        array = np.array(items, dtype=object if dtype == "object" else str)
-    else:
-        dtype = np.dtype(dtype)
-        if dtype.kind not in "biuf" or dtype.itemsize > 8 or dtype.shape:
-            raise ValueError(f"{where}: arrays of dtype {dtype} are not allowed.")
-        array = np.array(items, dtype=dtype)
-    return array.reshape([int(s) for s in value["shape"]])
 
 
 # ---------------------------------------------------------------------- parameters
@@ -303,7 +77,7 @@ _CALLBACKS_WHY = (
     "LoadInitState unpickles them)"
 )
 _NET_PARAMS_WHY = (
-    f"net_params may hold only {', '.join(sorted(_NET_PARAMS))} and optimizer__* options, "
+    f"net_params may hold only {', '.join(sorted(NET_PARAMS))} and optimizer__* options, "
     "with plain values; other skorch arguments (torch_load_kwargs, callbacks__*, "
     "iterators, datasets, ...) can run code, import modules or read and write files "
     "during fit"
@@ -322,7 +96,7 @@ def _refusal(where, why, saving):
 
 def _is_dropped(key):
     return isinstance(key, str) and (
-        key in _DROPPED_NET_PARAMS or key.startswith(_DROPPED_NET_PARAM_PREFIXES)
+        key in DROPPED_NET_PARAMS or key.startswith(DROPPED_NET_PARAM_PREFIXES)
     )
 
 
@@ -335,7 +109,7 @@ def _check_training_options(params, *, saving):
         raise _refusal("parameter callbacks", _CALLBACKS_WHY, saving)
     optimizer_params = params.get("optimizer_params")
     if optimizer_params is not None and not (
-        isinstance(optimizer_params, dict) and _is_plain(optimizer_params)
+        isinstance(optimizer_params, dict) and is_plain(optimizer_params)
     ):
         raise _refusal("parameter optimizer_params", "it must be a dict of plain values "
                        "(numbers, strings, tuples, ...)", saving)
@@ -359,9 +133,9 @@ def _check_training_options(params, *, saving):
             )
             continue
         allowed = isinstance(key, str) and (
-            key in _NET_PARAMS or key.startswith(_NET_PARAM_PREFIXES)
+            key in NET_PARAMS or key.startswith(NET_PARAM_PREFIXES)
         )
-        if not allowed or not _is_plain(value):
+        if not allowed or not is_plain(value):
             raise _refusal(where, _NET_PARAMS_WHY, saving)
         kept[key] = value
     return {**params, "net_params": kept}
@@ -383,7 +157,7 @@ def _check_declared_sizes(params, network_shape, tensors):
     of layers they declare at most the number of stored tensors."""
     n_values = sum(t.numel() for t in tensors.values())
     sizes = {name: _declared_ints(name, params.get(name))
-             for name in _SIZE_PARAMETERS if name in params}
+             for name in SIZE_PARAMETERS if name in params}
     sizes["network_shape[0] (input features or channels)"] = list(network_shape[:1])
     for name, values in sizes.items():
         if any(v > n_values for v in values):
@@ -485,18 +259,18 @@ def save(estimator, path):
     -----
     :ref:`model-files` says what a file can and cannot hold.
     """
-    if type(estimator) not in _ESTIMATORS:
+    if type(estimator) not in ESTIMATORS:
         raise TypeError(
-            f"save() takes a skae autoencoder ({_ESTIMATOR_NAMES}), got "
+            f"save() takes a skae autoencoder ({ESTIMATOR_NAMES}), got "
             f"{type(estimator).__name__}. Pipelines: save the autoencoder step, and the other "
             "steps with their own tools."
         )
     check_is_fitted(estimator, "net_")
     params = _check_training_options(estimator.get_params(deep=False), saving=True)
-    params = {k: _encode(v, f"parameter {k}") for k, v in params.items()}
+    params = {k: encode(v, f"parameter {k}") for k, v in params.items()}
     cls = type(estimator)
-    fitted = {name: _encode(value, f"attribute {name}")
-              for name, value in vars(estimator).items() if _is_fitted_name(cls, name)}
+    fitted = {name: encode(value, f"attribute {name}")
+              for name, value in vars(estimator).items() if is_fitted_name(cls, name)}
     document = json.dumps(
         {
             "format": FORMAT_NAME,
@@ -508,14 +282,14 @@ def save(estimator, path):
             "trained_on": str(estimator.net_.device),
             "params": params,
             "fitted": fitted,
-            "history": _encode(estimator.net_.history, "history_"),
+            "history": encode(estimator.net_.history, "history_"),
         }
     )
     tensors = {
-        _MODULE_PREFIX + k: v.detach().cpu().contiguous().clone()
+        MODULE_PREFIX + k: v.detach().cpu().contiguous().clone()
         for k, v in estimator.net_.module_.state_dict().items()
     }
-    metadata = {_METADATA_KEY: document, _DIGEST_KEY: _digest(document, tensors)}
+    metadata = {METADATA_KEY: document, DIGEST_KEY: _digest(document, tensors)}
     save_file(tensors, os.fspath(path), metadata=metadata)
 
 
@@ -532,10 +306,10 @@ def _read(path):
             f"{path!r} is not a readable skae model file (truncated, corrupted, or not a "
             f"safetensors file): {exc}"
         ) from exc
-    if _METADATA_KEY not in metadata or _DIGEST_KEY not in metadata:
+    if METADATA_KEY not in metadata or DIGEST_KEY not in metadata:
         raise ValueError(f"{path!r} is a safetensors file but was not written by skae.save.")
-    document = metadata[_METADATA_KEY]
-    if _digest(document, tensors) != metadata[_DIGEST_KEY]:
+    document = metadata[METADATA_KEY]
+    if _digest(document, tensors) != metadata[DIGEST_KEY]:
         raise ValueError(
             f"{path!r} was modified or corrupted after it was saved: its SHA-256 digest does "
             "not match its content."
@@ -625,23 +399,23 @@ def _checked_estimator(info, tensors, device):
     """The unfitted-network estimator the file describes, its history and its weights,
     after every check; ValueError (saying what) for anything a file may not hold."""
     key = (info["class"]["module"], info["class"]["name"])
-    cls = next((c for c in _ESTIMATORS if _key(c) == key), None)
+    cls = next((c for c in ESTIMATORS if object_key(c) == key), None)
     if cls is None:
         raise ValueError(f"it names the class {key[0]}.{key[1]}; a skae model file holds a "
-                         f"{_ESTIMATOR_NAMES}.")
+                         f"{ESTIMATOR_NAMES}.")
     raw = info["params"]
-    unknown = sorted(set(raw) - set(_init_names(cls)))
+    unknown = sorted(set(raw) - set(init_names(cls)))
     if unknown:
         raise ValueError(f"it sets parameter(s) {unknown}, which {cls.__name__} does not "
                          "declare.")
     if raw.get("callbacks") not in (None, []):
         raise _refusal("parameter callbacks", _CALLBACKS_WHY, saving=False)
-    params = {k: _decode(v, f"parameter {k}") for k, v in raw.items()}
+    params = {k: decode(v, f"parameter {k}") for k, v in raw.items()}
     params = _check_training_options(params, saving=False)
-    fitted = _checked_fitted(info["fitted"], cls, _ESTIMATORS[cls])
-    history = _decode(info["history"], "history_")
+    fitted = _checked_fitted(info["fitted"], cls, ESTIMATORS[cls])
+    history = decode(info["history"], "history_")
     if not isinstance(history, History) or not all(
-        isinstance(row, dict) and _is_plain(row) for row in history
+        isinstance(row, dict) and is_plain(row) for row in history
     ):
         raise ValueError("its history must be a list of dicts of plain values.")
 
@@ -663,9 +437,9 @@ def _checked_estimator(info, tensors, device):
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None and len(names) != estimator.n_features_in_:
         raise ValueError("its feature_names_in_ and n_features_in_ disagree.")
-    if not all(k.startswith(_MODULE_PREFIX) for k in tensors):
+    if not all(k.startswith(MODULE_PREFIX) for k in tensors):
         raise ValueError(f"it stores tensors outside the network: {sorted(tensors)[:5]}.")
-    state = {k[len(_MODULE_PREFIX):]: v for k, v in tensors.items()}
+    state = {k[len(MODULE_PREFIX):]: v for k, v in tensors.items()}
     _check_declared_sizes(estimator.get_params(deep=False), network_shape, state)
     _check_weights_fit(estimator, network_shape, state)
     return estimator, history, state
@@ -674,7 +448,7 @@ def _checked_estimator(info, tensors, device):
 def _checked_fitted(raw, cls, required):
     """The fitted attributes of the file: public fitted names that ``cls`` does not
     define, holding data; the ones skae reads back are checked."""
-    undeclared = sorted(name for name in raw if not _is_fitted_name(cls, name))
+    undeclared = sorted(name for name in raw if not is_fitted_name(cls, name))
     if undeclared:
         raise ValueError(
             f"it sets attribute(s) {undeclared}, which {cls.__name__} does not declare; a "
@@ -686,8 +460,8 @@ def _checked_fitted(raw, cls, required):
         raise ValueError(f"it lacks the fitted attribute(s) {missing}.")
     fitted = {}
     for name, value in raw.items():
-        value = _decode(value, f"attribute {name}")
-        check, wanted = _FITTED_CHECKS.get(name, (_is_data, "plain data"))
+        value = decode(value, f"attribute {name}")
+        check, wanted = FITTED_CHECKS.get(name, (_is_data, "plain data"))
         if not check(value):
             raise ValueError(f"attribute {name}={repr(value):.80} must be {wanted}.")
         fitted[name] = value
@@ -697,7 +471,7 @@ def _checked_fitted(raw, cls, required):
 def _is_data(value):
     if isinstance(value, np.ndarray):
         return True  # decoded arrays hold only numbers or strings
-    return _is_plain(value)
+    return is_plain(value)
 
 
 def _rebuild_net(estimator, network_shape, device):

@@ -24,7 +24,8 @@ from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Checkpoint, LoadInitState
 
 from skae import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
-from skae.persistence import _digest, _encode, load, save
+from skae._model_file import encode as _encode
+from skae.persistence import _digest, load, save
 
 X = np.random.RandomState(0).rand(30, 6).astype(np.float32)
 IMAGES = np.random.RandomState(1).rand(20, 8, 8).astype(np.float32)

@@ -1,21 +1,6 @@
-"""Learning from few labels: ``y == -1`` marks an unlabelled row.
-
-Two estimators follow the convention of :mod:`sklearn.semi_supervised`:
-
-- :class:`FewLabelClassifier` wraps any classifier and fits it on the labelled rows only,
-  so that it can end a pipeline whose earlier steps (an autoencoder, UMAP) learn from every
-  row::
-
-      Pipeline([("ae", ConvAutoEncoder()), ("umap", UMAP()),
-                ("clf", FewLabelClassifier(LogisticRegression()))]).fit(X, y_with_minus_ones)
-
-- :class:`EncoderClassifier` starts from an autoencoder's encoder (fitted on every row),
-  adds a classification head and trains both end to end on the labelled rows
-  ("continue from the latent space"), or the head alone with ``freeze_encoder=True``.
-"""
+"""EncoderClassifier: an autoencoder's encoder and a head fine-tuned on the labelled rows."""
 
 import copy
-import numbers
 import warnings
 from numbers import Integral, Real
 
@@ -24,332 +9,38 @@ import torch
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
-    MetaEstimatorMixin,
     clone,
 )
 from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    check_consistent_length,
     check_is_fitted,
-    column_or_1d,
     validate_data,
 )
 from torch import nn
 
-from ._autoencoders import DenseAutoEncoder
-from ._compat import (
-    HasMethods,
+from .._defaults import default_autoencoder
+from .._compat import (
     Interval,
     Options,
     StrOptions,
-    check_method_params,
     fit_context,
-    get_tags,
     is_fitted,
-    num_samples,
-    safe_indexing,
 )
-from ._base import BaseAutoEncoder
-from ._callbacks import StopOnNonFiniteLoss
-from ._data import BatchIterator, as_float_tensor, map_batches
-from ._net import ClassifierNet
-from ._runtime import FLOAT_DTYPES, OPTIMIZERS, resolve_device, seeded
-from ._samples import check_sample_shape, flatten_samples
-from .augmentation import RandomFlip, RandomShift
-from .corruption import make_corruption
-from .nn import EncoderHeadModule
+from .._base import BaseAutoEncoder
+from .._callbacks import StopOnNonFiniteLoss
+from .._data import as_float_tensor, map_batches
+from .._net import ClassifierNet, skorch_params
+from .._runtime import FLOAT_DTYPES, OPTIMIZERS, resolve_device, seeded
+from .._samples import check_sample_shape, flatten_samples
+from ..corruption import make_corruption
+from ..nn import EncoderHeadModule
 
-__all__ = [
-    "EncoderClassifier",
-    "FewLabelClassifier",
-    "RandomFlip",
-    "RandomShift",
-    "labeled_mask",
-]
-
-UNLABELED = -1
+from ._labels import check_labels, labeled_accuracy
 
 
-def labeled_mask(y):
-    """Boolean mask of the labelled rows of ``y``: every entry that is not ``-1``.
-
-    Follows :mod:`sklearn.semi_supervised`: ``-1`` marks an unlabelled row. Works for
-    integer, float and object (e.g. string) label arrays; a string array has no ``-1``.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-        Labels, ``-1`` for unlabelled rows.
-
-    Returns
-    -------
-    mask : ndarray of bool, shape (n_samples,)
-        True where the row is labelled.
-
-    Examples
-    --------
-    >>> from skae.semi_supervised import labeled_mask
-    >>> labeled_mask([0, -1, 2, -1]).tolist()
-    [True, False, True, False]
-    >>> labeled_mask(["cat", -1, "dog"]).tolist()
-    [True, False, True]
-    """
-    y = _as_label_array(y)
-    if y.dtype.kind in "iuf":
-        return y != UNLABELED
-    if y.dtype.kind == "O":
-        return np.fromiter(
-            (
-                not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v == UNLABELED)
-                for v in y.ravel()
-            ),
-            dtype=bool,
-            count=y.size,
-        ).reshape(y.shape)
-    return np.ones(y.shape, dtype=bool)
-
-
-def _as_label_array(y):
-    """``np.asarray(y)``, except that a list mixing strings and ``-1`` stays object."""
-    if not hasattr(y, "dtype") and not hasattr(y, "__array__"):
-        y = list(y)
-        if any(isinstance(v, str) for v in y):
-            return np.asarray(y, dtype=object)
-    return np.asarray(y)
-
-
-def _check_labels(estimator, y, n_samples):
-    """Return ``(y_1d, mask)``, raising clearly if ``y`` is missing or nothing is labelled."""
-    name = type(estimator).__name__
-    if y is None:
-        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
-    y = column_or_1d(_as_label_array(y), warn=True)
-    check_consistent_length(np.empty((n_samples, 0)), y)
-    mask = labeled_mask(y)
-    if not mask.any():
-        raise ValueError(
-            f"{name} found no labelled row: all {len(y)} labels are -1, which marks an "
-            "unlabelled row (the sklearn.semi_supervised convention). Give at least one "
-            "label per class."
-        )
-    return y, mask
-
-
-def _estimator_has(attr):
-    def check(self):
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        return hasattr(self.estimator, attr)
-
-    return check
-
-
-class FewLabelClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
-    """Fit a classifier on the labelled rows only; ``y == -1`` marks an unlabelled row.
-
-    A few-label wrapper for the end of a pipeline: earlier steps (an autoencoder, UMAP,
-    which reads ``-1`` as "unlabelled" too) learn from every row, this step from the rows
-    that have a label. Predictions, probabilities and decision values come from the
-    wrapped classifier; :meth:`score` counts labelled rows only, so the default scoring of
-    ``cross_val_score`` and ``GridSearchCV`` is right on folds that hold unlabelled rows.
-
-    Parameters
-    ----------
-    estimator : classifier object
-        The classifier to fit on the labelled rows, e.g. ``LogisticRegression()``. It is
-        cloned at ``fit``.
-
-    Attributes
-    ----------
-    estimator_ : classifier object
-        The fitted clone of ``estimator``.
-    classes_ : ndarray of shape (n_classes,)
-        The class labels seen among the labelled rows (``-1`` is never one).
-    n_labeled_ : int
-        Number of labelled rows the classifier was fitted on.
-    n_features_in_ : int
-        Number of features seen during ``fit`` (``X.shape[1]``).
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during ``fit``. Defined only when ``X`` has feature names
-        that are all strings.
-
-    See Also
-    --------
-    sklearn.semi_supervised.SelfTrainingClassifier : Also labels unlabelled rows itself.
-    EncoderClassifier : Fine-tunes an autoencoder's encoder on the labelled rows.
-
-    Notes
-    -----
-    A scorer given by name (``scoring="accuracy"``) compares predictions with every
-    label, ``-1`` included; leave ``scoring`` unset to score labelled rows only.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from skae.semi_supervised import FewLabelClassifier
-    >>> X = np.array([[0.0], [0.1], [0.9], [1.0], [0.2], [0.8]])
-    >>> y = np.array([0, 0, 1, 1, -1, -1])
-    >>> clf = FewLabelClassifier(LogisticRegression()).fit(X, y)
-    >>> clf.n_labeled_, clf.classes_.tolist(), clf.predict([[0.05], [0.95]]).tolist()
-    (4, [0, 1], [0, 1])
-    """
-
-    _parameter_constraints: dict = {"estimator": [HasMethods(["fit", "predict"])]}
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-
-    @fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, **fit_params):
-        """Fit a clone of ``estimator`` on the rows whose label is not ``-1``.
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, ...)
-            Training data, as the wrapped classifier takes it. Not modified.
-        y : array-like of shape (n_samples,)
-            Labels; ``-1`` marks an unlabelled row, which is ignored.
-        **fit_params : dict
-            Passed to ``estimator.fit``; per-sample arrays (e.g. ``sample_weight``) are
-            restricted to the labelled rows.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-
-        Raises
-        ------
-        ValueError
-            If every label is ``-1``.
-        """
-        X_checked = validate_data(
-            self, X, accept_sparse=["csr", "csc"], dtype=None, ensure_all_finite=False,
-            allow_nd=True,
-        )
-        # Finite values and dtypes are the wrapped classifier's business; a DataFrame is
-        # passed on as a DataFrame so that column-selecting pipelines keep working.
-        X = X if hasattr(X, "iloc") else X_checked
-        y, mask = _check_labels(self, y, X_checked.shape[0])
-        rows = np.flatnonzero(mask)
-        fit_params = check_method_params(X, fit_params, indices=rows)
-        self.estimator_ = clone(self.estimator)
-        self.estimator_.fit(safe_indexing(X, rows), y[rows], **fit_params)
-        self.n_labeled_ = len(rows)
-        return self
-
-    @property
-    def classes_(self):
-        return self.estimator_.classes_
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict classes with the fitted classifier.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities from the fitted classifier.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities from the fitted classifier.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict_log_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision values of the fitted classifier.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        return self.estimator_.decision_function(X)
-
-    def score(self, X, y, sample_weight=None):
-        """Mean accuracy on the labelled rows; rows labelled ``-1`` are left out.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-        y : array-like of shape (n_samples,)
-            True labels, ``-1`` for unlabelled rows.
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        score : float
-
-        Raises
-        ------
-        ValueError
-            If every label is ``-1``.
-        """
-        check_is_fitted(self)
-        return _labeled_accuracy(self, X, y, sample_weight)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        inner = get_tags(self.estimator)
-        tags.input_tags.sparse = inner.input_tags.sparse
-        tags.input_tags.allow_nan = inner.input_tags.allow_nan
-        return tags
-
-
-def _labeled_accuracy(estimator, X, y, sample_weight):
-    y, mask = _check_labels(estimator, y, num_samples(X))
-    rows = np.flatnonzero(mask)
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight)[rows]
-    return float(
-        accuracy_score(y[rows], estimator.predict(safe_indexing(X, rows)),
-                       sample_weight=sample_weight)
-    )
-
-
-# ---------------------------------------------------------------------- fine-tuning
 class _LabeledDataset(torch.utils.data.Dataset):
     """Rows of a network-layout array with integer targets, fetched a batch at a time."""
 
@@ -383,8 +74,10 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         Where the encoder comes from. If it is not fitted, a clone is fitted on all rows
         of ``X`` during ``fit``. If it is fitted, its encoder is used as it is; wrap it in
         :class:`sklearn.frozen.FrozenEstimator` so that it stays fitted through
-        ``clone``, ``cross_val_score`` and ``GridSearchCV``. None means
-        ``DenseAutoEncoder()`` on ``device``, seeded from ``random_state``.
+        ``clone``, ``cross_val_score`` and ``GridSearchCV``. None means skae's default
+        rule (:func:`skae._defaults.default_autoencoder`: a :class:`~skae.ConvAutoEncoder`
+        for images, a :class:`~skae.DenseAutoEncoder` for tables) on ``device``, seeded
+        from ``random_state``.
     hidden_layer_sizes : tuple of int, default=()
         Hidden layers of the head; ``()`` gives a linear head on the codes.
     activation : str or type of torch.nn.Module, default="relu"
@@ -446,6 +139,8 @@ default="adamw"
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``. Defined only when ``X`` has feature names
         that are all strings.
+    sample_shape_ : tuple of int or None
+        Shape of one sample when ``X`` had more than 2 dimensions (images), else None.
 
     See Also
     --------
@@ -531,7 +226,7 @@ default="adamw"
         X, sample_shape = flatten_samples(X)
         X = validate_data(self, X, reset=reset, dtype=FLOAT_DTYPES)
         if reset:
-            self._sample_shape = sample_shape
+            self.sample_shape_ = sample_shape
         return X, sample_shape
 
     def _to_network(self, X_flat):
@@ -539,45 +234,42 @@ default="adamw"
         with warnings.catch_warnings():
             # Feature names were checked by validate_data on self.
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            return _unwrap(self.autoencoder_)._validate_input(X_flat, reset=False)
+            return _unwrap(self.autoencoder_)._check_input(X_flat, reset=False)
 
     # ------------------------------------------------------------------ fit
     def _fit_autoencoder(self, X_flat, sample_shape, seed):
+        X_fit = X_flat if sample_shape is None else X_flat.reshape(len(X_flat), *sample_shape)
         if self.autoencoder is None:
-            autoencoder = DenseAutoEncoder(device=self.device, random_state=seed)
+            autoencoder = default_autoencoder(X_fit, random_state=seed, device=self.device)
         else:
             autoencoder = self.autoencoder
         if is_fitted(autoencoder):
             return autoencoder
-        X_fit = X_flat if sample_shape is None else X_flat.reshape(len(X_flat), *sample_shape)
         return clone(autoencoder).fit(X_fit)
 
     def _make_net(self, module, n_classes, seed, device):
-        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
         encoder_lr = self.lr / 10 if self.encoder_lr is None else self.encoder_lr
-        params = dict(
+        extra = {}
+        if not self.freeze_encoder:
+            extra["optimizer__param_groups"] = [("encoder.*", {"lr": encoder_lr})]
+        params = skorch_params(
             module=module,
             criterion=nn.CrossEntropyLoss,
-            optimizer=optimizer,
+            optimizer=self.optimizer,
+            optimizer_params=self.optimizer_params,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            iterator_train=BatchIterator,
-            iterator_train__shuffle=True,
-            iterator_train__seed=seed,
-            iterator_valid=BatchIterator,
-            train_split=None,
-            classes=list(range(n_classes)),
-            callbacks=[("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
-            + [copy.deepcopy(cb) for cb in (self.callbacks or [])],
+            seed=seed,
             device=device,
-            verbose=int(self.verbose),
-            **{f"optimizer__{k}": v for k, v in (self.optimizer_params or {}).items()},
+            verbose=self.verbose,
+            callbacks=[("stop_on_non_finite_loss", StopOnNonFiniteLoss())],
+            user_callbacks=self.callbacks,
+            net_params=self.net_params,
+            classes=list(range(n_classes)),
+            augmentation=make_corruption(self.augmentation, seed, device, "augmentation"),
+            **extra,
         )
-        params["augmentation"] = make_corruption(self.augmentation, seed, device, "augmentation")
-        if not self.freeze_encoder:
-            params["optimizer__param_groups"] = [("encoder.*", {"lr": encoder_lr})]
-        params.update(self.net_params or {})
         return ClassifierNet(**params)
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -603,7 +295,7 @@ default="adamw"
             If every label is ``-1`` or fewer than two classes are labelled.
         """
         X, sample_shape = self._validate_X(X, reset=True)
-        y, mask = _check_labels(self, y, len(X))
+        y, mask = check_labels(self, y, len(X))
         check_classification_targets(y[mask])
         encoder_labels = LabelEncoder().fit(y[mask])
         if len(encoder_labels.classes_) < 2:
@@ -654,8 +346,8 @@ default="adamw"
     def _logits(self, X):
         check_is_fitted(self, "net_")
         X, sample_shape = self._validate_X(X, reset=False)
-        if self._sample_shape is not None:
-            check_sample_shape(self, sample_shape, self._sample_shape)
+        if self.sample_shape_ is not None:
+            check_sample_shape(self, sample_shape, self.sample_shape_)
         X_network = self._to_network(X)
         return map_batches(
             self.net_.module_, self.net_.device, lambda m, x: m(x), X_network, dtype=np.float64
@@ -738,4 +430,4 @@ default="adamw"
         score : float
         """
         check_is_fitted(self, "net_")
-        return _labeled_accuracy(self, X, y, sample_weight)
+        return labeled_accuracy(self, X, y, sample_weight)
