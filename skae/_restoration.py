@@ -9,14 +9,13 @@ from numbers import Integral
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import check_feature_names, fit_context
+from .nn._filters import AVG_POOL
 from ._runtime import keeps_state_on_failure
 
-_AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
 def local_mean_fill(X, mask):
@@ -47,7 +46,7 @@ def local_mean_fill(X, mask):
         means = X0.sum(0, keepdim=True) / counts.clamp_min(1)
         return torch.where(known, X0, means.expand_as(X0))
     n_spatial = X.ndim - 2
-    pool = _AVG_POOL[n_spatial]
+    pool = AVG_POOL[n_spatial]
     shape = X.shape
     val = X0.reshape(-1, 1, *shape[2:])
     filled = known.reshape(-1, 1, *shape[2:]).to(X.dtype)

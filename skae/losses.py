@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .nn._filters import AVG_POOL, check_image_layout, depthwise_filter
+
 
 def mse_loss(reconstruction, target):
     """Mean squared error per sample.
@@ -69,34 +71,6 @@ def bce_loss(reconstruction, target):
     loss : torch.Tensor of shape (n,)
     """
     return F.binary_cross_entropy(reconstruction, target, reduction="none").flatten(1).mean(1)
-
-
-_CONV = {1: F.conv1d, 2: F.conv2d}
-_AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d}
-
-
-def _check_image_layout(tensor, name):
-    if tensor.ndim not in (3, 4):
-        raise ValueError(
-            f"{name} compares images (n, C, H, W) or signals (n, C, L); got a tensor of "
-            f"shape {tuple(tensor.shape)}. Use it with ConvAutoEncoder, or give "
-            "ConvAutoEncoder flat rows with image_shape."
-        )
-    return tensor.ndim - 2
-
-
-def _depthwise(x, kernel):
-    """Filter every channel of ``x`` with ``kernel`` (shape ``(k,)`` or ``(k, k)``), 'same'
-    size with reflected borders (replicated when the input is too small to reflect)."""
-    n_spatial = x.ndim - 2
-    channels = x.shape[1]
-    pads = []
-    for size in reversed(kernel.shape):
-        pads += [size // 2, size // 2]
-    small = any(d <= s // 2 for d, s in zip(x.shape[2:], kernel.shape))
-    x = F.pad(x, pads, mode="replicate" if small else "reflect")
-    weight = kernel.to(x.dtype).expand(channels, 1, *kernel.shape)
-    return _CONV[n_spatial](x, weight, groups=channels)
 
 
 class SSIMLoss:
@@ -185,15 +159,15 @@ class SSIMLoss:
         return self._ssim_map(reconstruction, target).flatten(1).mean(1)
 
     def _ssim_map(self, reconstruction, target):
-        n_spatial = _check_image_layout(target, "SSIMLoss")
+        n_spatial = check_image_layout(target, "SSIMLoss")
         window = self._window(n_spatial, target.device)
         c1 = (self.k1 * self.data_range) ** 2
         c2 = (self.k2 * self.data_range) ** 2
         x, y = reconstruction, target
-        mu_x, mu_y = _depthwise(x, window), _depthwise(y, window)
-        var_x = _depthwise(x * x, window) - mu_x**2
-        var_y = _depthwise(y * y, window) - mu_y**2
-        cov = _depthwise(x * y, window) - mu_x * mu_y
+        mu_x, mu_y = depthwise_filter(x, window), depthwise_filter(y, window)
+        var_x = depthwise_filter(x * x, window) - mu_x**2
+        var_y = depthwise_filter(y * y, window) - mu_y**2
+        cov = depthwise_filter(x * y, window) - mu_x * mu_y
         return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
             (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
         )
@@ -246,7 +220,7 @@ class MultiScaleFilterBank(nn.Module):
         )
 
     def forward(self, x):
-        n_spatial = _check_image_layout(x, "MultiScaleFilterBank")
+        n_spatial = check_image_layout(x, "MultiScaleFilterBank")
         filters = self.filters_2d if n_spatial == 2 else self.filters_1d
         n, channels = x.shape[:2]
         features = []
@@ -254,8 +228,8 @@ class MultiScaleFilterBank(nn.Module):
             if scale > 0:
                 if min(x.shape[2:]) < 4:
                     break
-                x = _AVG_POOL[n_spatial](x, 2, ceil_mode=True)
-            responses = [_depthwise(x, f) for f in filters]
+                x = AVG_POOL[n_spatial](x, 2, ceil_mode=True)
+            responses = [depthwise_filter(x, f) for f in filters]
             last = scale == self.n_scales - 1 or min(x.shape[2:]) < 4
             if last:
                 responses.append(x)
