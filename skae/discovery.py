@@ -14,14 +14,20 @@ how large, which items are typical of each, how much is noise), a 2-D map of the
 (:func:`map_2d`, :func:`plot_cluster_map`, :func:`plot_exemplars`), the accuracy of
 clusters against known classes (:func:`cluster_accuracy`), and :func:`predict_clusters`,
 which sends a *new* set through the fitted encoder and the fitted UMAP's ``transform``
-and assigns each item to a known cluster, or to none (``-1``).
+and assigns each item to a known cluster, or to none (``-1``). ``map_and_cluster`` is
+the map and the clusters of ``skae explore`` in one call. The figures are drawn by
+:mod:`skae.plotting`.
 """
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+
+from .plotting import plot_cluster_map, plot_exemplars
+from .plotting._palette import NOISE
 
 __all__ = [
     "ClusterReport",
@@ -33,7 +39,6 @@ __all__ = [
     "predict_clusters",
 ]
 
-NOISE = -1
 # UMAP's spectral initialisation of a 2-D map needs n_samples > 2 + 1.
 MAP_2D_MIN_SAMPLES = 4
 
@@ -230,91 +235,99 @@ def map_2d(codes, *, n_neighbors=15, min_dist=0.1, random_state=None):
     ).fit_transform(codes)
 
 
-def plot_cluster_map(coordinates, labels, *, ax=None, point_size=2.0, annotate=True):
-    """Scatter a 2-D map coloured by cluster; noise (``-1``) in light grey.
+def default_min_cluster_size(n_items):
+    """The smallest group reported as a cluster by default: 2.5 % of the items, at least 5.
 
     Parameters
     ----------
-    coordinates : array-like of shape (n_samples, 2)
-        From :func:`map_2d`.
-    labels : array-like of shape (n_samples,)
-        Cluster labels (or classes).
-    ax : matplotlib Axes, default=None
-        Where to draw; a new figure if None.
-    point_size : float, default=2.0
-    annotate : bool, default=True
-        Write each cluster's label at its median position.
+    n_items : int
+        Number of items clustered.
 
     Returns
     -------
-    ax : matplotlib Axes
+    min_cluster_size : int
+
+    Examples
+    --------
+    >>> from skae.discovery import default_min_cluster_size
+    >>> default_min_cluster_size(100), default_min_cluster_size(2000)
+    (5, 50)
     """
-    import matplotlib.pyplot as plt
-
-    coordinates = check_array(coordinates)
-    labels = column_or_1d(labels)
-    check_consistent_length(coordinates, labels)
-    if coordinates.shape[1] != 2:
-        raise ValueError(f"coordinates must have 2 columns, got {coordinates.shape[1]}.")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 6))
-    noise = labels == NOISE
-    ax.scatter(*coordinates[noise].T, s=point_size, c="lightgrey", label="noise")
-    clusters = np.unique(labels[~noise])
-    cmap = plt.get_cmap("tab10" if len(clusters) <= 10 else "tab20")
-    for i, label in enumerate(clusters):
-        points = coordinates[labels == label]
-        colour = cmap(i % cmap.N)
-        ax.scatter(*points.T, s=point_size, color=colour)
-        if annotate:
-            ax.annotate(str(label), np.median(points, axis=0), fontsize=11, weight="bold",
-                        ha="center", va="center",
-                        bbox=dict(boxstyle="round", fc="white", alpha=0.7, lw=0))
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
+    return max(5, n_items // 40)
 
 
-def plot_exemplars(images, report, *, n_exemplars=None, image_shape=None, cmap="gray"):
-    """A grid of exemplar images: one row per cluster, largest cluster first.
+def map_and_cluster(codes, method="umap", min_cluster_size=None, random_state=None):
+    """A 2-D map and HDBSCAN clusters of codes, by the rule of ``skae explore``.
+
+    The codes are standardised first. ``method="umap"``: clusters from HDBSCAN
+    (``min_samples=5``) on a 5-D UMAP of the codes (``n_neighbors=30``, ``min_dist=0``:
+    dense clumps), map from :func:`map_2d`. ``method="pca"``, or fewer than 10 items:
+    HDBSCAN directly on the codes, map from PCA; faster, for small data.
+
+    HDBSCAN's default ("eom") clusters are kept unless one of them holds more than half
+    of the items; then its leaf clusters, the finest dense groups of its tree, are used.
 
     Parameters
     ----------
-    images : array-like of shape (n_samples, H, W) or (n_samples, H*W)
-        The items that were clustered, in the same order.
-    report : ClusterReport
-        From :func:`cluster_report`.
-    n_exemplars : int, default=None
-        Images per row; all of the report's exemplars if None.
-    image_shape : tuple of int, default=None
-        ``(H, W)`` when ``images`` come as flat rows.
-    cmap : str, default="gray"
+    codes : array-like of shape (n_samples, n_dims)
+        E.g. an autoencoder's ``transform``.
+    method : {"umap", "pca"}, default="umap"
+        Where the clusters are found and how the map is made.
+    min_cluster_size : int, default=None
+        Smallest group that counts as a cluster; :func:`default_min_cluster_size` if
+        None. Kept between 2 and half of the items.
+    random_state : int or None, default=None
+        Seed of UMAP.
 
     Returns
     -------
-    fig : matplotlib Figure
+    coordinates : ndarray of shape (n_samples, 2)
+        The 2-D map.
+    labels : ndarray of int64, shape (n_samples,)
+        Cluster of each item, ``-1`` for none.
+    clusterer : hdbscan.HDBSCAN
+        The fitted clusterer (its ``cluster_selection_method`` says which selection
+        was kept).
     """
-    import matplotlib.pyplot as plt
+    from hdbscan import HDBSCAN
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
 
-    images = np.asarray(images)
-    if image_shape is not None:
-        images = images.reshape(len(images), *image_shape)
-    if images.ndim != 3:
-        raise ValueError(
-            f"images must be (n, H, W), or flat rows with image_shape; got {images.shape}."
+    if method not in ("umap", "pca"):
+        raise ValueError(f"method must be 'umap' or 'pca', got {method!r}.")
+    Z = StandardScaler().fit_transform(np.asarray(codes, dtype=np.float64))
+    n = len(Z)
+    if min_cluster_size is None:
+        min_cluster_size = default_min_cluster_size(n)
+    min_cluster_size = int(min(max(min_cluster_size, 2), max(n // 2, 2)))
+    if method == "umap" and n >= 10:
+        from umap import UMAP
+
+        n_neighbors = min(30, n - 1)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*n_jobs value.*")
+            warnings.filterwarnings("ignore", category=UserWarning, module="umap")
+            space = UMAP(n_components=min(5, max(Z.shape[1], 2)), n_neighbors=n_neighbors,
+                         min_dist=0.0, random_state=random_state).fit_transform(Z)
+            xy = map_2d(Z, n_neighbors=n_neighbors, random_state=random_state)
+    else:
+        space = Z
+        xy = PCA(n_components=2).fit_transform(Z) if Z.shape[1] >= 2 else np.column_stack(
+            [Z[:, 0], np.zeros(n)]
         )
-    n_cols = n_exemplars or max((len(v) for v in report.exemplars.values()), default=1)
-    n_rows = max(report.n_clusters, 1)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.1 * n_cols + 1, 1.1 * n_rows),
-                             squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for row, (label, size) in enumerate(zip(report.cluster_labels, report.sizes)):
-        for col, index in enumerate(report.exemplars[label][:n_cols]):
-            axes[row, col].imshow(images[index], cmap=cmap)
-        axes[row, 0].text(-0.15, 0.5, f"{label}\n(n={size})", transform=axes[row, 0].transAxes,
-                          ha="right", va="center", fontsize=8)
-    return fig
+    # One cluster swallows more than half of the items when the codes form a few large,
+    # loosely joined groups (Fashion-MNIST: all clothes vs all shoes); that hides every
+    # new kind inside it. Leaf clusters may split a kind in two but never lump distinct
+    # kinds together.
+    for selection in ("eom", "leaf"):
+        clusterer = HDBSCAN(min_cluster_size=min_cluster_size,
+                            min_samples=min(5, min_cluster_size),
+                            cluster_selection_method=selection)
+        labels = clusterer.fit_predict(space).astype(np.int64)
+        found = labels[labels >= 0]
+        if not len(found) or np.bincount(found).max() <= n / 2:
+            break
+    return np.asarray(xy, dtype=np.float64), labels, clusterer
 
 
 def predict_clusters(pipeline, X, *, return_strength=False):

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from skae import cli
-from skae.cli import main
+from skae.cli import _output, main
 
 FAST = ["--epochs", "2", "--latent-dim", "4", "--quiet", "--device", "cpu"]
 CHROMIUM = shutil.which("chromium") or (
@@ -195,7 +195,7 @@ def test_failure_leaves_nothing_that_looks_complete(tmp_path, capsys, monkeypatc
     def explode(*args, **kwargs):
         raise MemoryError("simulated failure while writing the report")
 
-    monkeypatch.setattr(cli, "build_report", explode)
+    monkeypatch.setattr(_output, "build_report", explode)
     out = tmp_path / "out"
     code, _, err = _run(["explore", path, "--output", out, "--map", "pca", *FAST], capsys)
     assert code == 1 and "simulated failure" in err

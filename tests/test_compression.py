@@ -12,9 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skae import ConvAutoEncoder, DenseAutoEncoder
-from skae._codec import (
-    QuantisedEncoder,
-    _RateGradient,
+from skae.compression._entropy import (
     check_body_size,
     entropy_decode,
     entropy_encode,
@@ -28,6 +26,8 @@ from skae.compression import (
     rate_distortion_curve,
 )
 from skae.datasets import load_fashion_mnist_subset
+from skae.nn import QuantisedEncoder
+from skae.nn._quantiser import _RateGradient
 
 matplotlib.use("Agg")
 torch.set_num_threads(1)

@@ -18,7 +18,7 @@ import skorch
 from PIL import Image
 
 from skae import cli
-from skae.cli import MARKER, main
+from skae.cli import MARKER, _explore, _output, main
 
 FAST = ["--epochs", "1", "--latent-dim", "2", "--quiet", "--device", "cpu", "--map", "pca"]
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -197,11 +197,11 @@ def _ctrl_c(*args, **kwargs):
 
 
 @pytest.mark.parametrize("stage, target", [
-    ("loading", (cli, "load_input", _interrupt)),
+    ("loading", (_explore, "load_input", _interrupt)),
     ("training", (skorch.NeuralNet, "run_single_epoch", _interrupt)),
     ("training (SIGINT)", (skorch.NeuralNet, "run_single_epoch", _ctrl_c)),
-    ("scoring", (cli, "map_and_cluster", _interrupt)),
-    ("writing", (cli, "build_report", _ctrl_c)),
+    ("scoring", (_explore, "map_and_cluster", _interrupt)),
+    ("writing", (_output, "build_report", _ctrl_c)),
 ])
 def test_ctrl_c_exits_130_and_keeps_previous_outputs(workspace, capsys, monkeypatch, stage,
                                                      target):

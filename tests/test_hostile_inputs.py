@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
-import skae._codec
 from skae import DenseAutoEncoder
-from skae._codec import _coder_call, pack, payload_n_samples
+from skae.compression import _entropy
+from skae.compression._entropy import _coder_call
+from skae.compression._payload import pack, payload_n_samples
 from skae.compression import AutoEncoderCodec, InvalidPayloadError, PCACodec
 from skae.discovery import map_2d
 from skae.export import export_encoder
@@ -100,9 +101,9 @@ def test_forged_latent_dim_is_refused(codec, X):
 
 def test_entropy_coder_panic_becomes_invalid_payload_error(codec, monkeypatch):
     """Past the size check, constriction panics (a BaseException): it is converted."""
-    monkeypatch.setattr(skae._codec, "check_body_size", lambda *args: None)
+    monkeypatch.setattr(_entropy, "check_body_size", lambda *args: None)
     with pytest.raises(InvalidPayloadError, match="cannot be decoded") as excinfo:
-        codec.decompress(_forge(codec, skae._codec.ANS_INITIAL_WORDS.tobytes(), 2**62))
+        codec.decompress(_forge(codec, _entropy.ANS_INITIAL_WORDS.tobytes(), 2**62))
     assert not isinstance(excinfo.value.__cause__, Exception)  # pyo3's PanicException
 
 

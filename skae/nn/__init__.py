@@ -5,6 +5,7 @@ from ._autoencoder import AutoEncoderModule, ProjectionHead
 from ._classifier_head import EncoderHeadModule
 from ._conv import ConvDecoder, ConvEncoder, conv_output_shapes
 from ._dense import DenseDecoder, DenseEncoder
+from ._quantiser import QuantisedEncoder
 
 __all__ = [
     "AutoEncoderModule",
@@ -14,6 +15,7 @@ __all__ = [
     "DenseEncoder",
     "EncoderHeadModule",
     "ProjectionHead",
+    "QuantisedEncoder",
     "conv_output_shapes",
     "get_activation",
 ]

@@ -1,4 +1,4 @@
-"""PCACodec: the PCA + uniform quantiser + entropy coder baseline."""
+"""PCACodec: the baseline codec of PCA codes, a uniform quantiser and the entropy coder."""
 
 from numbers import Integral
 
@@ -7,10 +7,36 @@ from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
 from sklearn.utils.validation import validate_data
 
-from ._compat import Interval, fit_context
-from ._codec import RangeQuantiser, fingerprint, fit_probabilities
-from ._codec_base import BitstreamCodec
-from ._samples import flatten_samples
+from .._compat import Interval, fit_context
+from .._samples import flatten_samples
+from ._bitstream import BitstreamCodec
+from ._entropy import fit_probabilities
+from ._payload import fingerprint
+
+
+class RangeQuantiser:
+    """``2**bits`` uniform levels per dimension over the training range (for PCA codes).
+
+    Parameters
+    ----------
+    bits : int
+    """
+
+    def __init__(self, bits):
+        self.bits = int(bits)
+
+    def fit(self, codes):
+        self.low_ = codes.min(axis=0)
+        span = codes.max(axis=0) - self.low_
+        self.step_ = np.where(span > 0, span, 1.0) / (2**self.bits - 1)
+        return self
+
+    def quantise(self, codes):
+        levels = np.rint((codes - self.low_) / self.step_)
+        return np.clip(levels, 0, 2**self.bits - 1).astype(np.int64)
+
+    def dequantise(self, levels):
+        return self.low_ + levels * self.step_
 
 
 class PCACodec(BitstreamCodec, BaseEstimator):

@@ -1,11 +1,4 @@
-"""Lossy compression with autoencoders: real bitstreams and rate–distortion curves.
-
-:class:`AutoEncoderCodec` trains a skae autoencoder aware of quantisation, then turns data
-into bytes (:meth:`~AutoEncoderCodec.compress`) and back
-(:meth:`~AutoEncoderCodec.decompress`). :func:`rate_distortion_curve` measures PSNR and
-SSIM against the bits per value of the actual payloads, next to JPEG, JPEG 2000 and PCA
-baselines; :func:`plot_rate_distortion` draws the result.
-"""
+"""AutoEncoderCodec: a quantisation-aware autoencoder and the entropy coder as a codec."""
 
 import math
 from numbers import Integral, Real
@@ -20,20 +13,13 @@ from sklearn.base import (
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import HasMethods, Interval, fit_context
-from ._base import BaseAutoEncoder
-from ._codec import InvalidPayloadError, QuantisedEncoder, fingerprint, fit_probabilities
-from ._codec_base import BitstreamCodec
-from ._pca_codec import PCACodec
-from ._rate_distortion import plot_rate_distortion, rate_distortion_curve
-
-__all__ = [
-    "AutoEncoderCodec",
-    "InvalidPayloadError",
-    "PCACodec",
-    "plot_rate_distortion",
-    "rate_distortion_curve",
-]
+from .._base import BaseAutoEncoder
+from .._compat import HasMethods, Interval, fit_context
+from .._defaults import default_autoencoder
+from ..nn import QuantisedEncoder
+from ._bitstream import BitstreamCodec
+from ._entropy import fit_probabilities
+from ._payload import fingerprint
 
 
 class AutoEncoderCodec(
@@ -54,8 +40,11 @@ class AutoEncoderCodec(
     autoencoder : skae autoencoder, default=None
         The network to train (cloned, never modified), e.g.
         ``ConvAutoEncoder(latent_dim=32)``; its ``latent_dim``, architecture, training
-        parameters and ``random_state`` apply. None uses ``ConvAutoEncoder()`` for data
-        of 3 or more dimensions (images) and ``DenseAutoEncoder()`` for tables.
+        parameters and ``random_state`` apply. None uses skae's default autoencoder
+        (:func:`skae._defaults.default_autoencoder`, the rule every estimator shares):
+        for data of 3 or more dimensions (images) a ``ConvAutoEncoder`` with a 32-d code
+        and channels ``(32, 64, 128)`` cut to the image size, for tables a
+        ``DenseAutoEncoder`` with a code of a quarter of the features (2 to 16).
         Tabular features should share a scale (standardise them first).
     bits : int, default=4
         Bits per code value before entropy coding: each code dimension takes one of
@@ -141,9 +130,7 @@ class AutoEncoderCodec(
 
     def _make_autoencoder(self, X):
         if self.autoencoder is None:
-            from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder
-
-            return ConvAutoEncoder() if np.ndim(X) >= 3 else DenseAutoEncoder()
+            return default_autoencoder(X)
         if not isinstance(self.autoencoder, BaseAutoEncoder):
             raise TypeError(
                 "autoencoder must be a skae autoencoder (e.g. ConvAutoEncoder, "
@@ -173,24 +160,14 @@ class AutoEncoderCodec(
         """
         ae = self._make_autoencoder(X)
         ae._validate_params()
-        X = ae._validate_input(X, reset=True)
+        X = ae._check_input(X, reset=True)
         n_values = math.prod(X.shape[1:])
-        build = ae._build_encoder_decoder
-
-        def build_quantised(network_shape):
-            encoder, decoder = build(network_shape)
-            encoder = QuantisedEncoder(
+        ae._fit_network(
+            X,
+            wrap_encoder=lambda encoder: QuantisedEncoder(
                 encoder, ae.latent_dim, self.bits, self.rate_weight, n_values
-            )
-            return encoder, decoder
-
-        # The one hook the base class offers: the encoder/decoder factory, wrapped on this
-        # private clone for the duration of the fit only (the instance stays picklable).
-        ae._build_encoder_decoder = build_quantised
-        try:
-            ae._fit_network(X)
-        finally:
-            del ae._build_encoder_decoder
+            ),
+        )
         quantiser = ae.net_.module_.encoder
         quantiser.calibrate(
             ae._map_batches(lambda m, x: m.encoder.encoder(x), X, scale_input=True)
@@ -222,7 +199,7 @@ class AutoEncoderCodec(
 
     # -- what the bitstream carries ---------------------------------------------------
     def _validate(self, X):
-        return self.autoencoder_._validate_input(X, reset=False)
+        return self.autoencoder_._check_input(X, reset=False)
 
     def _encode_levels(self, X):
         levels = self.autoencoder_._map_batches(

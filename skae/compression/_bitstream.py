@@ -1,14 +1,16 @@
-"""compress / decompress / reconstruct shared by the codecs (private)."""
+"""The codecs' shared bytes API: compress, decompress, reconstruct and bits_per_value.
 
-import numpy as np
+:class:`BitstreamCodec` is the mixin of every codec that maps data to integer levels and
+back (:class:`AutoEncoderCodec`, :class:`PCACodec`): it entropy-codes the levels
+(:mod:`skae.compression._entropy`) and wraps them in a payload
+(:mod:`skae.compression._payload`).
+"""
+
 from sklearn.utils.validation import check_is_fitted
 
-from ._codec import entropy_decode, entropy_encode, pack, payload_n_samples, unpack
-
-
-def _output_dtype(X):
-    """float64 input decodes to float64; float32 and integer input to float32."""
-    return X.dtype if X.dtype == np.float64 else np.dtype(np.float32)
+from .._runtime import output_dtype
+from ._entropy import entropy_decode, entropy_encode
+from ._payload import pack, payload_n_samples, unpack
 
 
 class BitstreamCodec:
@@ -42,7 +44,7 @@ class BitstreamCodec:
             bits=self.bits,
             latent_dim=self.probabilities_.shape[0],
             n_samples=len(levels),
-            dtype=_output_dtype(X),
+            dtype=output_dtype(X),
         )
 
     def decompress(self, payload):
@@ -90,7 +92,7 @@ class BitstreamCodec:
         check_is_fitted(self, "probabilities_")
         X = self._validate(X)
         out = self._decode_levels(self._encode_levels(X))
-        return out.astype(_output_dtype(X), copy=False)
+        return out.astype(output_dtype(X), copy=False)
 
     def bits_per_value(self, payload):
         """Rate of a payload: ``8 * len(payload)`` over the number of values it holds.

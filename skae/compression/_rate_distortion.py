@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from ._pca_codec import PCACodec
+
 JPEG_QUALITIES = (1, 2, 3, 5, 8, 10, 15, 20, 30, 50, 75, 90)
 JPEG2000_BPP = (0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)
 PCA_COMPONENTS = (4, 8, 12, 16, 24, 32, 48, 64)
@@ -195,8 +197,6 @@ def rate_distortion_curve(
     import pandas as pd
     from sklearn.base import clone
 
-    from ._pca_codec import PCACodec
-
     X = np.asarray(X)
     baselines = set(baselines)
     unknown = baselines - {"jpeg", "jpeg2000", "pca"}
@@ -261,39 +261,3 @@ def rate_distortion_curve(
             key = f"q={setting}" if fmt == "JPEG" else f"target={setting}bpp"
             add(label, mode, key, n_bytes, decoded, seconds)
     return pd.DataFrame(_pareto(rows), columns=[*_COLUMNS, "pareto"])
-
-
-def plot_rate_distortion(curve, *, metric="psnr", pareto_only=True, ax=None):
-    """Plot a :func:`rate_distortion_curve` result: ``metric`` against bits per value.
-
-    Parameters
-    ----------
-    curve : pandas.DataFrame
-        Output of :func:`rate_distortion_curve`.
-    metric : {"psnr", "ssim"}, default="psnr"
-    pareto_only : bool, default=True
-        Draw only the best points of each family and mode (the PCA grid has many).
-    ax : matplotlib Axes, default=None
-        Where to draw; a new figure if None.
-
-    Returns
-    -------
-    ax : matplotlib Axes
-    """
-    import matplotlib.pyplot as plt
-
-    if metric not in ("psnr", "ssim"):
-        raise ValueError(f"metric must be 'psnr' or 'ssim', got {metric!r}.")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    for (family, mode), group in curve.groupby(["family", "mode"], sort=False):
-        if pareto_only:
-            group = group[group["pareto"]]
-        group = group.sort_values("bpp")
-        label = family if mode == "set" else f"{family} ({mode})"
-        ax.plot(group["bpp"], group[metric], marker="o", markersize=3, label=label)
-    ax.set_xlabel("bits per value (pixel)")
-    ax.set_ylabel("PSNR (dB)" if metric == "psnr" else "SSIM")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return ax

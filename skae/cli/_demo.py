@@ -1,0 +1,298 @@
+"""``skae demo``: the known / unknown / odd workflow, end to end, on bundled data.
+
+Known classes: a logistic regression on the codes of a labelled control set. Unknown
+classes: an :class:`~skae.AEAnomalyDetector` trained on the control set only, whose
+scores on the core set are compared with the truth (AUROC), and flagged at a false
+discovery rate. Discovery: clusters of the codes against the true kinds. The whole
+demo, in Python, is ``examples/ice_core/plot_known_unknown.py``.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._conformal import benjamini_hochberg, conformal_p_values
+from .._defaults import default_autoencoder
+from ..discovery import (
+    cluster_accuracy,
+    cluster_report,
+    default_min_cluster_size,
+    map_and_cluster,
+)
+from ._explore import Analysis
+from ._interrupts import INTERRUPTS
+from ._loaders import InputError, LoadedData, printable, resize_images
+from ._output import check_output_folder, write_outputs
+from ._report import html_table
+
+FASHION_DEFAULT_UNKNOWN = ("Trouser", "Bag")
+
+
+def _demo_data(args):
+    """Images, labels, class names, control mask, unknown classes, description and the
+    measured features (particles only, else None) of the demo."""
+    from sklearn.model_selection import train_test_split
+
+    if args.data == "fashion":
+        from ..datasets import load_fashion_mnist_subset
+
+        bunch = load_fashion_mnist_subset()
+        names = list(bunch.target_names)
+        unknown = _parse_classes(args.unknown, names, FASHION_DEFAULT_UNKNOWN)
+        X, y = bunch.images, bunch.target
+        is_unknown = np.isin(y, [names.index(u) for u in unknown])
+        known_idx = np.flatnonzero(~is_unknown)
+        control_idx, _ = train_test_split(known_idx, train_size=0.5, stratify=y[known_idx],
+                                          random_state=args.seed)
+        is_control = np.zeros(len(y), dtype=bool)
+        is_control[control_idx] = True
+        description = (
+            f"Fashion-MNIST subset bundled with skae: {len(y)} real 28x28 images of "
+            f"{len(names)} classes. Control set (labelled): half of the items of the "
+            f"{len(names) - len(unknown)} known classes; core set: the other half plus all "
+            f"items of the held-out classes {', '.join(unknown)}."
+        )
+        return X, y, names, is_control, unknown, description, None
+    from ..datasets import make_particles
+    from ..datasets._particles import DEFAULT_CORE_ONLY_KINDS, PARTICLE_KINDS
+
+    names = list(PARTICLE_KINDS)
+    unknown = _parse_classes(args.unknown, names, DEFAULT_CORE_ONLY_KINDS)
+    control_kinds = [k for k in names if k not in unknown]
+    n = args.n_images
+    bunch = make_particles(n_control=n // 2, n_core=n - n // 2, control_kinds=control_kinds,
+                           core_only_kinds=unknown, random_state=args.seed)
+    X = bunch.images
+    if args.image_size != X.shape[-1]:
+        X = resize_images(X, (args.image_size, args.image_size))
+    description = (
+        f"make_particles(random_state={args.seed}): {len(X)} synthetic ice-core particle "
+        f"images (128x128, shown to the autoencoder at {args.image_size}x{args.image_size}). "
+        f"Control set (labelled): {int(bunch.is_control.sum())} images of "
+        f"{', '.join(control_kinds)}; core set: {int((~bunch.is_control).sum())} images that "
+        f"also hold the unknown kinds {', '.join(unknown)}."
+    )
+    return (X, bunch.target, list(bunch.target_names), bunch.is_control, unknown,
+            description, bunch.features)
+
+
+def _parse_classes(text, names, default):
+    if text is None:
+        return list(default)
+    chosen = [t.strip() for t in text.split(",") if t.strip()]
+    lookup = {n.lower(): n for n in names}
+    bad = [c for c in chosen if c.lower() not in lookup]
+    if bad or not chosen:
+        raise InputError(f"--unknown must list class names separated by commas, from: "
+                         f"{', '.join(names)}; got {text!r}.")
+    chosen = [lookup[c.lower()] for c in chosen]
+    if len(set(chosen)) >= len(names) - 1:
+        raise InputError("--unknown must leave at least two known classes.")
+    return chosen
+
+
+FDR = 0.1  # the demo's false discovery rate for "which core items are other things"
+
+
+def _flag_at_fdr(normality, detector, X_control, fdr, feature_detector=None,
+                 features_control=None):
+    """Core items flagged by Benjamini-Hochberg on conformal p-values of ``normality``.
+
+    ``normality`` is the image detector's score, or the mean of the image and feature
+    detectors' scores. Its p-values come from the same score of the held-out control
+    items, which neither detector trained on: both detectors are seeded alike, so they
+    hold out the same items.
+    """
+    calibration = detector.calibration_scores_
+    if feature_detector is not None:
+        held_out = detector.calibration_indices_
+        if not np.array_equal(held_out, feature_detector.calibration_indices_):
+            raise RuntimeError("the image and feature detectors held out different items")
+        calibration = (detector.score_samples(X_control[held_out])
+                       + feature_detector.score_samples(features_control[held_out])) / 2
+    return benjamini_hochberg(conformal_p_values(calibration, normality), fdr)
+
+
+def _share(part, whole):
+    return f"{part.sum() / whole.sum():.0%}" if whole.sum() else "n/a"
+
+
+def run_demo(args):
+    """Run ``skae demo`` with parsed arguments: print the results, and with ``--output``
+    write results.csv and report.html; returns the exit status (0).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        From :func:`skae.cli.build_parser`.
+
+    Returns
+    -------
+    status : int
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import adjusted_rand_score, roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .. import AEAnomalyDetector
+
+    if args.output:
+        check_output_folder(args.output, args.overwrite)
+    started = time.perf_counter()
+    X, y, names, is_control, unknown, description, features = _demo_data(args)
+    unknown_ids = [names.index(u) for u in unknown]
+    is_unknown = np.isin(y, unknown_ids)
+    core = ~is_control
+    print(f"skae demo ({args.data}): {description}", flush=True)
+    print(f"{int(is_control.sum())} control images, {int(core.sum())} core images "
+          f"({int((core & is_unknown).sum())} of unknown classes).", flush=True)
+
+    def autoencoder():  # skae's default for images: a ConvAutoEncoder
+        return default_autoencoder(X, random_state=args.seed, latent_dim=args.latent_dim,
+                                   max_epochs=args.epochs, device=args.device,
+                                   verbose=0 if args.quiet else 1)
+
+    # 1. Representation: an autoencoder on every image, labelled or not.
+    print(f"\n[1/4] ConvAutoEncoder on all {len(X)} images (epochs: {args.epochs})",
+          flush=True)
+    ae = autoencoder().fit(X)
+    INTERRUPTS.check()
+    codes = ae.transform(X)
+
+    # What the classifier and the clustering see: the codes, and for the particles also
+    # their 34 measured features (both standardised, side by side).
+    represent = StandardScaler().fit_transform(codes)
+    if features is not None:
+        represent = np.hstack([represent, StandardScaler().fit_transform(features)])
+    seen = "codes" if features is None else "codes + 34 features"
+
+    # 2. Known classes: a classifier on the codes of the labelled control set.
+    print(f"[2/4] Classifier on the {seen} of the control set", flush=True)
+    known_core = core & ~is_unknown
+
+    def accuracy_of(Z):
+        classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        classifier.fit(Z[is_control], y[is_control])
+        return classifier.score(Z[known_core], y[known_core])
+
+    accuracy = accuracy_of(represent)
+    accuracy_codes = accuracy if features is None else accuracy_of(codes)
+
+    # 3. Unknown classes: an anomaly detector trained on the control set only.
+    print(f"\n[3/4] AEAnomalyDetector trained on the {int(is_control.sum())} control "
+          "images", flush=True)
+    detector = AEAnomalyDetector(autoencoder(), random_state=args.seed).fit(X[is_control])
+    INTERRUPTS.check()
+    normality = detector.score_samples(X[core])
+    auroc_images = roc_auc_score(is_unknown[core], -normality)
+    auroc_rec = roc_auc_score(is_unknown[core],
+                              detector.autoencoder_.reconstruction_error(X[core]))
+    if features is not None:
+        # A second detector on the measured features (a DenseAutoEncoder on standardised
+        # columns). Both scores are robust z-scores (0 = typical control item), so their
+        # mean is the combined evidence.
+        feature_detector = AEAnomalyDetector(random_state=args.seed)
+        feature_detector.fit(features[is_control])
+        INTERRUPTS.check()
+        feature_normality = feature_detector.score_samples(features[core])
+        auroc_features = roc_auc_score(is_unknown[core], -feature_normality)
+        normality = (normality + feature_normality) / 2
+    auroc = roc_auc_score(is_unknown[core], -normality)
+    flagged = _flag_at_fdr(normality, detector, X[is_control], FDR,
+                           None if features is None else feature_detector,
+                           None if features is None else features[is_control])
+
+    # 4. Discovery: clusters of the codes.
+    print(f"[4/4] UMAP + HDBSCAN on the {seen}", flush=True)
+    min_cluster_size = args.min_cluster_size or default_min_cluster_size(len(X))
+    xy, clusters, clusterer = map_and_cluster(represent, "umap", min_cluster_size, args.seed)
+    report = cluster_report(clusters, embedding=represent, n_exemplars=8)
+    INTERRUPTS.check()
+    elapsed = time.perf_counter() - started
+
+    lines = [
+        "",
+        "Results",
+        "-------",
+        f"Known classes ({len(names) - len(unknown)}): accuracy on the core set "
+        f"{accuracy:.3f} (chance {1 / (len(names) - len(unknown)):.3f}); logistic "
+        f"regression on the {args.latent_dim}-D {seen}, trained on "
+        f"{int(is_control.sum())} labelled control images"
+        + ("." if features is None else f" (codes alone: {accuracy_codes:.3f})."),
+        f"Unknown classes ({', '.join(unknown)}): AUROC {auroc:.3f} for flagging them among "
+        "the core images (chance 0.5); "
+        + (f"AEAnomalyDetector on images, hybrid score (reconstruction error alone: "
+           f"{auroc_rec:.3f})." if features is None else
+           f"mean of two AEAnomalyDetectors: on images {auroc_images:.3f} (reconstruction "
+           f"error alone {auroc_rec:.3f}), on the features {auroc_features:.3f}."),
+        f"Flagged at a {FDR:.0%} false discovery rate (Benjamini-Hochberg on conformal "
+        f"p-values from {len(detector.calibration_scores_)} held-out control images): "
+        f"{int(flagged.sum())} core images, {int((flagged & is_unknown[core]).sum())} of "
+        f"them of unknown classes ({_share(flagged & ~is_unknown[core], flagged)} false "
+        f"discoveries; {_share(flagged & is_unknown[core], is_unknown[core])} of the "
+        "unknown found; nothing is flagged unless at least "
+        f"{int(np.ceil(core.sum() / (FDR * (len(detector.calibration_scores_) + 1))))} "
+        "core images score below every held-out control image).",
+        f"Clusters: {report.n_clusters} found for {len(names)} true kinds; adjusted Rand "
+        f"index {adjusted_rand_score(y, clusters):.3f}; cluster accuracy "
+        f"{cluster_accuracy(y, clusters):.3f}; {report.n_noise} images "
+        f"({report.noise_fraction:.1%}) in no cluster.",
+        "",
+        f"{'cluster':>7} {'size':>5}  composition (true kinds)",
+    ]
+    composition = []
+    for c, size in zip(report.cluster_labels, report.sizes):
+        parts = _composition(y[clusters == c], names, unknown)
+        lines.append(f"{int(c):>7} {int(size):>5}  {parts}")
+        composition.append([int(c), int(size), parts])
+    if report.n_noise:
+        parts = _composition(y[clusters == -1], names, unknown)
+        lines.append(f"{'none':>7} {report.n_noise:>5}  {parts}")
+    lines.append("")
+    for u, uid in zip(unknown, unknown_ids):
+        members = clusters[y == uid]
+        found = members[members >= 0]
+        if len(found):
+            best = int(np.bincount(found).argmax())
+            share = float(np.mean(members == best))
+            purity = float(np.mean(y[clusters == best] == uid))
+            lines.append(f"Unknown '{u}': {share:.0%} of its images in cluster {best}, "
+                         f"which is {purity:.0%} '{u}'.")
+        else:
+            lines.append(f"Unknown '{u}': in no cluster.")
+    lines.append(f"(* = class held out as unknown.) Total time {elapsed:.0f} s.")
+    print("\n".join(lines), flush=True)
+
+    if args.output:
+        data = LoadedData(X, [f"{i}:{names[t]}" for i, t in enumerate(y)], True,
+                          description)
+        scores = -detector.score_samples(X)
+        if features is not None:
+            scores = (scores - feature_detector.score_samples(features)) / 2
+        result = Analysis(
+            detector=detector, autoencoder=ae, X_shown=X, codes=codes, scores=scores,
+            xy=xy, clusters=clusters, clusterer=clusterer, cluster_report=report,
+            min_cluster_size=min_cluster_size, fit_seconds=elapsed,
+        )
+        extra = [("text", line) for line in lines[3:7]]
+        extra.append(("html", html_table(["cluster", "size", "composition"], composition,
+                                         text_columns=(2,))))
+        options = {"data": args.data, "unknown": ", ".join(unknown),
+                   "latent size": args.latent_dim, "epochs": args.epochs,
+                   "seed": args.seed}
+        write_outputs(args.output, data, result, f"skae demo: {args.data}", options,
+                      args.overwrite, extra, command="demo")
+        print(printable(f"Wrote {Path(args.output) / 'results.csv'} and "
+                        f"{Path(args.output) / 'report.html'}"))
+    return 0
+
+
+def _composition(labels, names, unknown, top=3):
+    counts = np.bincount(labels, minlength=len(names))
+    order = np.argsort(-counts, kind="stable")[:top]
+    return ", ".join(
+        f"{names[k]}{'*' if names[k] in unknown else ''} {counts[k] / len(labels):.0%}"
+        for k in order if counts[k]
+    )

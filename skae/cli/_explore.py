@@ -1,0 +1,215 @@
+"""``skae explore PATH``: train a detector on the user's data, then map, cluster and rank.
+
+The analysis is a few calls: skae's default autoencoder for the data (the rule of
+``skae._defaults.default_autoencoder``, which every estimator uses) inside
+:class:`skae.AEAnomalyDetector`, the autoencoder's codes, and
+``skae.discovery.map_and_cluster``. :class:`Analysis` holds what results.csv and the
+report show, for ``skae demo`` too.
+"""
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._defaults import default_autoencoder
+from ..discovery import ClusterReport, cluster_report, default_min_cluster_size, map_and_cluster
+from ._interrupts import INTERRUPTS
+from ._loaders import InputError, load_input, printable
+from ._output import check_output_folder, write_outputs
+
+
+def make_autoencoder(data, latent_dim, epochs, device, seed, verbose):
+    """The autoencoder ``explore`` trains: skae's default for the data, with the options.
+
+    Parameters
+    ----------
+    data : LoadedData
+        Only the shape of ``data.X`` is read.
+    latent_dim : int
+        Size of the code.
+    epochs : int or "auto"
+        ``max_epochs`` of the autoencoder.
+    device : str
+        ``device`` of the autoencoder.
+    seed : int
+        ``random_state`` of the autoencoder.
+    verbose : int
+        ``verbose`` of the autoencoder.
+
+    Returns
+    -------
+    autoencoder : ConvAutoEncoder or DenseAutoEncoder
+        Unfitted: convolutional for images, dense for tables.
+
+    Raises
+    ------
+    InputError
+        If the images are too small for a convolutional autoencoder.
+    """
+    try:
+        return default_autoencoder(data.X, random_state=seed, latent_dim=latent_dim,
+                                   max_epochs=epochs, device=device, verbose=verbose)
+    except ValueError as exc:  # images of under 2 x 2 pixels: the user's input
+        raise InputError(str(exc)) from None
+
+
+@dataclass
+class Analysis:
+    """What ``explore`` or ``demo`` found, as results.csv and the report show it.
+
+    The reconstructions, their errors and the loss curve are derived from
+    ``autoencoder`` and ``X_shown`` when the object is made.
+
+    Attributes
+    ----------
+    detector : AEAnomalyDetector
+        The fitted detector; its ``error_map`` draws where items differ.
+    autoencoder : ConvAutoEncoder or DenseAutoEncoder
+        The fitted autoencoder that gave ``codes`` and the reconstructions.
+    X_shown : ndarray of shape (n_items, ...)
+        The items as ``autoencoder`` saw them (tables standardised).
+    codes : ndarray of shape (n_items, latent_dim)
+        ``autoencoder.transform(X_shown)``.
+    scores : ndarray of shape (n_items,)
+        Anomaly score of each item: higher = more unusual.
+    xy : ndarray of shape (n_items, 2)
+        The 2-D map.
+    clusters : ndarray of shape (n_items,)
+        Cluster of each item, ``-1`` for none.
+    clusterer : hdbscan.HDBSCAN
+        The fitted clusterer.
+    cluster_report : ClusterReport
+        Sizes and exemplars of ``clusters``.
+    min_cluster_size : int
+        HDBSCAN's ``min_cluster_size``.
+    fit_seconds : float
+        Time spent training (``explore``) or on the whole run (``demo``).
+    reconstructions : ndarray of shape (n_items, ...)
+        ``autoencoder.reconstruct(X_shown)``.
+    reconstruction_error : ndarray of shape (n_items,)
+        ``autoencoder.reconstruction_error(X_shown)``.
+    loss_curve : list of float
+        ``autoencoder.loss_curve_``.
+    """
+
+    detector: object
+    autoencoder: object
+    X_shown: np.ndarray
+    codes: np.ndarray
+    scores: np.ndarray
+    xy: np.ndarray
+    clusters: np.ndarray
+    clusterer: object
+    cluster_report: ClusterReport
+    min_cluster_size: int
+    fit_seconds: float
+    reconstructions: np.ndarray = field(init=False, repr=False)
+    reconstruction_error: np.ndarray = field(init=False, repr=False)
+    loss_curve: list = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.reconstructions = np.asarray(self.autoencoder.reconstruct(self.X_shown),
+                                          dtype=np.float32)
+        self.reconstruction_error = self.autoencoder.reconstruction_error(self.X_shown)
+        self.loss_curve = list(self.autoencoder.loss_curve_)
+
+
+def analyse(data, *, latent_dim, epochs, device, seed, map_method, min_cluster_size,
+            verbose):
+    """Fit the detector (and its autoencoder), get codes, scores, map and clusters.
+
+    Parameters
+    ----------
+    data : LoadedData
+        The items; the detector trains on them and ranks them.
+    latent_dim, epochs, device, seed, verbose
+        Options of the autoencoder, see :func:`make_autoencoder`.
+    map_method : {"umap", "pca"}
+        See :func:`skae.discovery.map_and_cluster`.
+    min_cluster_size : int
+        Smallest group that counts as a cluster.
+
+    Returns
+    -------
+    result : Analysis
+    """
+    from .. import AEAnomalyDetector
+
+    autoencoder = make_autoencoder(data, latent_dim, epochs, device, seed, verbose)
+    # novelty=False: the items to rank are the training items themselves.
+    detector = AEAnomalyDetector(autoencoder, novelty=False, random_state=seed)
+    started = time.perf_counter()
+    detector.fit(data.X)
+    INTERRUPTS.check()  # Ctrl+C between epochs: skorch stopped early and said nothing
+    fit_seconds = time.perf_counter() - started
+    ae = detector.autoencoder_
+    X_ae = data.X if detector.scaler_ is None else detector.scaler_.transform(data.X)
+    X_shown = np.asarray(X_ae, dtype=np.float32)  # what the autoencoder sees
+    codes = np.asarray(ae.transform(X_ae), dtype=np.float64)
+    # Higher = more anomalous: minus the detector's normality score.
+    scores = -detector.score_samples(data.X)
+    xy, clusters, clusterer = map_and_cluster(codes, map_method, min_cluster_size, seed)
+    return Analysis(
+        detector=detector, autoencoder=ae, X_shown=X_shown, codes=codes, scores=scores,
+        xy=xy, clusters=clusters, clusterer=clusterer,
+        cluster_report=cluster_report(clusters, embedding=codes, n_exemplars=8),
+        min_cluster_size=min_cluster_size, fit_seconds=fit_seconds,
+    )
+
+
+def run_explore(args):
+    """Run ``skae explore`` with parsed arguments; returns the exit status (0).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        From :func:`skae.cli.build_parser`.
+
+    Returns
+    -------
+    status : int
+    """
+    output = Path(args.output) if args.output else Path.cwd() / (
+        Path(args.path).resolve().name.split(".")[0] + "_skae")
+    check_output_folder(output, args.overwrite, args.path)  # fail before the long part
+    resize = tuple(args.resize) if args.resize else None
+    data = load_input(args.path, resize=resize, key=args.key, id_column=args.id_column)
+    say(args, f"skae explore: {data.description}")
+    if data.is_image and np.prod(data.X.shape[-2:]) > 256 * 256:
+        say(args, "Tip: images this large train slowly on a CPU; --resize 128 128 (or "
+                  "smaller) is often enough to find clusters and anomalies.")
+    say(args, f"Training the autoencoder (epochs: {args.epochs}, latent size "
+              f"{args.latent_dim}) ...")
+    min_cluster_size = args.min_cluster_size or default_min_cluster_size(len(data.X))
+    result = analyse(data, latent_dim=args.latent_dim, epochs=args.epochs,
+                     device=args.device, seed=args.seed, map_method=args.map,
+                     min_cluster_size=min_cluster_size, verbose=0 if args.quiet else 1)
+    INTERRUPTS.check()
+    options = {"path": str(args.path), "latent size": args.latent_dim,
+               "epochs": args.epochs, "device": args.device, "seed": args.seed,
+               "map": args.map, "resize": resize}
+    write_outputs(output, data, result, f"skae explore: {Path(args.path).name}", options,
+                  args.overwrite, input_path=args.path)
+    cr = result.cluster_report
+    print(f"{cr.n_clusters} cluster(s); sizes "
+          f"{', '.join(str(int(s)) for s in cr.sizes) or '-'}; "
+          f"{cr.n_noise} item(s) in no cluster.")
+    top = np.argsort(-result.scores, kind="stable")[:5]
+    print("Most anomalous: " + ", ".join(f"{data.ids[i]} ({result.scores[i]:.3g})"
+                                          for i in top))
+    print(printable(f"Wrote {output / 'results.csv'} and {output / 'report.html'}"))
+    return 0
+
+
+def say(args, message):
+    """Print a progress ``message`` unless ``--quiet``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+    message : str
+    """
+    if not args.quiet:
+        print(message, flush=True)

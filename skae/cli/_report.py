@@ -1,0 +1,267 @@
+"""The HTML report of ``skae explore``/``skae demo``: one self-contained page.
+
+Its figures come from ``skae.plotting`` and are embedded as base64 PNG, so
+``report.html`` is one file that opens anywhere, offline.
+"""
+
+import base64
+import datetime
+import html
+import io
+
+import numpy as np
+
+from ..plotting._report_figures import (
+    plot_anomalies,
+    plot_code_map,
+    plot_reconstructions,
+    plot_score_histogram,
+    plot_training_curve,
+    plot_typical_items,
+)
+
+N_ANOMALIES_SHOWN = 10
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 1100px; color: #222; line-height: 1.45; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+p.meta { color: #666; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f3f3f3; }
+td.text, th.text { text-align: left; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.92em; }
+code { background: #f5f5f5; padding: 0 0.25em; }
+"""
+
+
+def figure_to_data_uri(fig, dpi=90):
+    """PNG of a matplotlib figure as a ``data:image/png;base64,...`` URI.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    dpi : int, default=90
+
+    Returns
+    -------
+    uri : str
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def html_table(header, rows, text_columns=()):
+    """A small HTML table; values are escaped.
+
+    Parameters
+    ----------
+    header : sequence
+        Column titles.
+    rows : sequence of sequence
+        The cells, row by row.
+    text_columns : collection of int, default=()
+        Columns aligned left (text); the others are aligned right (numbers).
+
+    Returns
+    -------
+    fragment : str
+    """
+
+    def cell(tag, j, value):
+        cls = ' class="text"' if j in text_columns else ""
+        return f"<{tag}{cls}>{html.escape(str(value))}</{tag}>"
+
+    head = "".join(cell("th", j, h) for j, h in enumerate(header))
+    body = "".join(
+        "<tr>" + "".join(cell("td", j, v) for j, v in enumerate(row)) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+class Report:
+    """Collects headings, paragraphs, tables and figures of one HTML page.
+
+    Parameters
+    ----------
+    title : str
+    subtitle : str, default=""
+        Shown under the title, with the time the page was made.
+    """
+
+    def __init__(self, title, subtitle=""):
+        self.title = title
+        self.subtitle = subtitle
+        self._parts = []
+
+    def heading(self, text):
+        """Append a section heading (escaped)."""
+        self._parts.append(f"<h2>{html.escape(text)}</h2>")
+
+    def paragraph(self, text):
+        """Append a paragraph of plain text (escaped)."""
+        self._parts.append(f"<p>{html.escape(text)}</p>")
+
+    def raw(self, fragment):
+        """Append trusted HTML (e.g. from :func:`html_table`)."""
+        self._parts.append(fragment)
+
+    def figure(self, fig, caption, alt=None):
+        """Append ``fig`` as an embedded PNG, with a caption (``alt`` defaults to it)."""
+        uri = figure_to_data_uri(fig)
+        self._parts.append(
+            f'<figure><img src="{uri}" alt="{html.escape(alt or caption)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+
+    def to_html(self):
+        """The whole page, as a string."""
+        stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+        return (
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>{html.escape(self.title)}</h1>"
+            f"<p class=\"meta\">{html.escape(self.subtitle)} — written {stamp}</p>"
+            + "\n".join(self._parts)
+            + "</body></html>\n"
+        )
+
+
+def build_report(data, result, title, options, extra=None):
+    """The HTML report of an analysis (figures embedded as base64 PNG).
+
+    Parameters
+    ----------
+    data : LoadedData
+        The items analysed.
+    result : Analysis
+        What was found.
+    title : str
+        Title of the page.
+    options : dict
+        Option -> value, shown as a table.
+    extra : list of (str, str), default=None
+        More content for the summary: ``("text", paragraph)`` or ``("html", fragment)``.
+
+    Returns
+    -------
+    report : Report
+    """
+    from .. import __version__
+
+    report = Report(title, f"skae {__version__}")
+    cr = result.cluster_report
+    report.heading("Summary")
+    report.paragraph(data.description)
+    ae = result.autoencoder
+    report.paragraph(
+        f"Model: {type(ae).__name__}(latent_dim={ae.latent_dim}) trained for "
+        f"{len(result.loss_curve)} epochs in {result.fit_seconds:.1f} s "
+        f"(final loss {result.loss_curve[-1]:.4g}; stopped: {ae.stop_reason_}); anomaly "
+        "scores from AEAnomalyDetector "
+        f"(method='{result.detector.method}': reconstruction error and distance of the "
+        "code to its nearest codes, robustly standardised; higher = more unusual)."
+    )
+    report.paragraph(
+        f"Clusters: {cr.n_clusters} found by HDBSCAN (cluster_selection_method="
+        f"'{result.clusterer.cluster_selection_method}') in {cr.n_samples} items; "
+        f"{cr.n_noise} items ({cr.noise_fraction:.1%}) belong to no cluster (cluster -1)."
+    )
+    if extra:
+        for kind, content in extra:
+            report.raw(content) if kind == "html" else report.paragraph(content)
+    rows = [[int(c), int(s), f"{s / cr.n_samples:.1%}",
+             f"{np.median(result.scores[result.clusters == c]):.3g}"]
+            for c, s in zip(cr.cluster_labels, cr.sizes)]
+    if cr.n_noise:
+        rows.append([-1, cr.n_noise, f"{cr.noise_fraction:.1%}",
+                     f"{np.median(result.scores[result.clusters == -1]):.3g}"])
+    report.raw(html_table(["cluster", "items", "share", "median anomaly score"], rows))
+    report.raw(html_table(["option", "value"], [[k, v] for k, v in options.items()],
+                          text_columns=(0, 1)))
+
+    report.heading("Training curve")
+    report.figure(plot_training_curve(result.loss_curve),
+                  "Reconstruction loss per epoch. A curve still falling steeply at the end "
+                  "means more epochs (--epochs N) would help.")
+    report.heading("Reconstructions")
+    report.figure(
+        plot_reconstructions(result.X_shown, result.reconstructions, data.ids,
+                             data.is_image, data.feature_names),
+        "The first items and the autoencoder's reconstructions"
+        + ("." if data.is_image else " (columns standardised)."),
+    )
+    report.heading("Map of the codes")
+    report.figure(plot_code_map(result.xy, result.clusters),
+                  "Each item is a point placed by UMAP (or PCA) from its code; colours are "
+                  "the HDBSCAN clusters, grey items belong to no cluster.")
+    report.heading("Typical items of each cluster")
+    report.figure(
+        plot_typical_items(result.X_shown, cr.exemplars, data.is_image, data.feature_names),
+        "Per cluster (largest first), the items nearest the cluster's centre in code space."
+        if data.is_image else
+        "Per cluster (largest first), mean standardised profile of its most typical items.",
+    )
+    report.heading("Most anomalous items")
+    order = np.argsort(-result.scores, kind="stable")[:N_ANOMALIES_SHOWN]
+    report.figure(
+        plot_anomalies(result.X_shown, result.reconstructions, data.ids, result.scores,
+                       order, data.is_image, data.feature_names,
+                       errors=_error_maps(result, data, order)),
+        "The items with the highest anomaly scores: original, reconstruction and where "
+        "the reconstruction fails (squared error per pixel, AEAnomalyDetector.error_map)."
+        if data.is_image else
+        "The items with the highest anomaly scores, original vs reconstruction.",
+    )
+    report.raw(html_table(
+        ["rank", "id", "anomaly score", "reconstruction error", "cluster"],
+        [[r + 1, data.ids[i], f"{result.scores[i]:.4g}",
+          f"{result.reconstruction_error[i]:.4g}", int(result.clusters[i])]
+         for r, i in enumerate(order)], text_columns=(1,)))
+    report.figure(plot_score_histogram(result.scores, order),
+                  "Distribution of anomaly scores; red lines mark the items above.")
+    report.heading("Do the same in Python")
+    report.raw("<pre><code>" + _python_snippet(data, result) + "</code></pre>")
+    return report
+
+
+def _error_maps(result, data, order):
+    """Error maps of the items in ``order`` from the detector (None if it cannot)."""
+    if not data.is_image or result.detector.sample_shape_ != data.X.shape[1:]:
+        return None
+    return result.detector.error_map(data.X[order])
+
+
+def _python_snippet(data, result):
+    ae = result.autoencoder
+    params = {k: v for k, v in ae.get_params().items()
+              if k in ("latent_dim", "channels", "hidden_layer_sizes", "max_epochs",
+                       "batch_size", "random_state")}
+    args = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    code = f"""import numpy as np
+from skae import AEAnomalyDetector, {type(ae).__name__}
+from skae.discovery import cluster_report, map_2d
+from umap import UMAP
+from hdbscan import HDBSCAN
+from sklearn.preprocessing import StandardScaler
+
+X = ...  # {data.description}
+detector = AEAnomalyDetector({type(ae).__name__}({args}), novelty=False,
+                             random_state={result.detector.random_state!r})
+detector.fit(X)
+anomaly_score = -detector.score_samples(X)
+X_ae = X if detector.scaler_ is None else detector.scaler_.transform(X)
+codes = StandardScaler().fit_transform(detector.autoencoder_.transform(X_ae))
+clusters = HDBSCAN(min_cluster_size={result.min_cluster_size}, min_samples=5,
+                   cluster_selection_method="{result.clusterer.cluster_selection_method}"
+                   ).fit_predict(
+    UMAP(n_components=5, n_neighbors=30, min_dist=0.0).fit_transform(codes))
+xy = map_2d(codes)
+print(cluster_report(clusters, embedding=codes))
+"""
+    return html.escape(code)

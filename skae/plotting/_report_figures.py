@@ -1,0 +1,287 @@
+"""Figures of the ``skae explore``/``skae demo`` report, for images and tables alike.
+
+Every figure is drawn on a :class:`matplotlib.figure.Figure` of its own (no pyplot global
+state, no display needed), so that the report can embed it as a PNG.
+"""
+
+import numpy as np
+
+from ._palette import NOISE, cluster_colours
+
+# Text that comes from the data (file names, ids, column names) is drawn as it is: no
+# mathtext for "$...$" and no LaTeX, whatever the user's matplotlibrc says.
+_PLAIN = {"parse_math": False, "usetex": False}
+
+
+def _figure(figsize):
+    # Imported here: ``import skae.cli`` (and so ``skae --help``) need not load matplotlib.
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def _as_display_image(image):
+    """(H, W) or (C, H, W) float image -> something ``imshow`` draws, plus its cmap."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 3:
+        if image.shape[0] == 3:
+            return np.clip(np.moveaxis(image, 0, -1), 0, 1), None
+        image = image.mean(axis=0)
+    return image, "gray"
+
+
+def _show(ax, image, title=None, vmin=0.0, vmax=1.0, cmap=None):
+    shown, default_cmap = _as_display_image(image)
+    ax.imshow(shown, cmap=cmap or default_cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize=8, **_PLAIN)
+
+
+def _short(text, width=18):
+    text = str(text)
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def plot_training_curve(loss_curve):
+    """The training loss per epoch, on a log scale.
+
+    Parameters
+    ----------
+    loss_curve : sequence of float
+        Loss of each epoch, e.g. an autoencoder's ``loss_curve_``.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    fig = _figure((6, 3.2))
+    ax = fig.subplots()
+    epochs = np.arange(1, len(loss_curve) + 1)
+    ax.plot(epochs, loss_curve, marker="o", ms=3, label="training loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("reconstruction loss")
+    ax.set_yscale("log")
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_reconstructions(X, X_rec, ids, is_image, feature_names=None, n=8):
+    """The first items above their reconstructions (images), or their profiles (tables).
+
+    Parameters
+    ----------
+    X, X_rec : ndarray of shape (n_items, ...)
+        Items as the autoencoder saw them (values in [0, 1] for images), and their
+        reconstructions.
+    ids : sequence of str
+        One id per item, shown as titles.
+    is_image : bool
+        Whether the items are images (else rows of a table).
+    feature_names : sequence of str, default=None
+        Column names of a table, shown as ticks when there are 20 or fewer.
+    n : int, default=8
+        Number of items shown.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    n = min(n, len(X))
+    if is_image:
+        fig = _figure((1.3 * n, 2.9))
+        axes = fig.subplots(2, n, squeeze=False)
+        for j in range(n):
+            _show(axes[0, j], X[j], title=_short(ids[j]))
+            _show(axes[1, j], X_rec[j])
+        axes[0, 0].set_ylabel("original", fontsize=8)
+        axes[1, 0].set_ylabel("reconstruction", fontsize=8)
+        return fig
+    return _profiles(X[:n], X_rec[:n], ids[:n], feature_names)
+
+
+def _profiles(X, X_rec, titles, feature_names):
+    """Table rows and their reconstructions as line plots, up to four in a row."""
+    n = len(X)
+    n_cols = min(n, 4)
+    n_rows = int(np.ceil(n / n_cols))
+    fig = _figure((3.2 * n_cols, 2.3 * n_rows))
+    axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False))
+    x = np.arange(X.shape[1])
+    for k, ax in enumerate(axes.ravel()):
+        if k >= n:
+            ax.set_visible(False)
+            continue
+        ax.plot(x, X[k], marker=".", lw=1, label="original (standardised)")
+        ax.plot(x, X_rec[k], marker=".", lw=1, label="reconstruction")
+        ax.set_title(_short(titles[k]), fontsize=8, **_PLAIN)
+        ax.tick_params(labelsize=7)
+        if feature_names is not None and len(feature_names) <= 20:
+            ax.set_xticks(x, [_short(f, 10) for f in feature_names], rotation=90, **_PLAIN)
+    axes.ravel()[0].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_code_map(xy, clusters, title="2-D map of the codes"):
+    """Scatter plot of a 2-D map of the codes, one colour per cluster, with a legend.
+
+    Parameters
+    ----------
+    xy : ndarray of shape (n_items, 2)
+        Map coordinates.
+    clusters : ndarray of shape (n_items,)
+        Cluster of each item; ``-1`` (in no cluster) is drawn in grey.
+    title : str, default="2-D map of the codes"
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    fig = _figure((6.5, 5.5))
+    ax = fig.subplots()
+    colours = cluster_colours(clusters)
+    for c in sorted(colours):
+        sel = clusters == c
+        if not sel.any():
+            continue
+        label = "unclustered" if c == NOISE else f"cluster {c} ({sel.sum()})"
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=8 if c == NOISE else 12, color=colours[c],
+                   label=label, alpha=0.8, linewidths=0)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5),
+              frameon=False)
+    return fig
+
+
+def plot_typical_items(X, exemplars, is_image, feature_names=None, max_clusters=20):
+    """Rows of typical items per cluster (images), or each cluster's mean profile (tables).
+
+    Unlike :func:`skae.plotting.plot_exemplars`, which draws grayscale images only, this
+    draws colour images too, and tables as a heat map of standardised values.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_items, ...)
+        Items as the autoencoder saw them.
+    exemplars : dict of int -> ndarray of int
+        Indices of each cluster's typical items, most typical first (e.g.
+        ``ClusterReport.exemplars``); clusters are drawn in its order.
+    is_image : bool
+        Whether the items are images (else rows of a table).
+    feature_names : sequence of str, default=None
+        Column names of a table.
+    max_clusters : int, default=20
+        Clusters shown at most.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    clusters = list(exemplars)[:max_clusters]
+    if not clusters:
+        fig = _figure((5, 1))
+        fig.text(0.5, 0.5, "No clusters found.", ha="center", va="center")
+        return fig
+    if is_image:
+        n_cols = max(len(v) for v in exemplars.values())
+        fig = _figure((1.1 * n_cols + 0.8, 1.15 * len(clusters)))
+        axes = fig.subplots(len(clusters), n_cols, squeeze=False)
+        for i, c in enumerate(clusters):
+            for j in range(n_cols):
+                ax = axes[i, j]
+                if j < len(exemplars[c]):
+                    _show(ax, X[exemplars[c][j]])
+                else:
+                    ax.set_visible(False)
+            axes[i, 0].set_ylabel(f"cluster {c}", fontsize=8, rotation=0, ha="right",
+                                  va="center")
+        return fig
+    means = np.array([X[exemplars[c]].mean(axis=0) for c in clusters])
+    fig = _figure((max(6, 0.35 * X.shape[1] + 2), 0.4 * len(clusters) + 1.8))
+    ax = fig.subplots()
+    limit = float(np.abs(means).max()) or 1.0
+    image = ax.imshow(means, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_yticks(range(len(clusters)), [f"cluster {c}" for c in clusters], fontsize=8)
+    names = feature_names if feature_names is not None else range(X.shape[1])
+    ax.set_xticks(range(X.shape[1]), [_short(str(f), 14) for f in names], rotation=90,
+                  fontsize=7, **_PLAIN)
+    fig.colorbar(image, ax=ax, label="mean of typical members (standardised)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_anomalies(X, X_rec, ids, scores, order, is_image, feature_names=None, errors=None):
+    """The most anomalous items: original, reconstruction and error map (or profiles).
+
+    Parameters
+    ----------
+    X, X_rec : ndarray of shape (n_items, ...)
+        Items as the autoencoder saw them, and their reconstructions.
+    ids : sequence of str
+        One id per item.
+    scores : ndarray of shape (n_items,)
+        Anomaly score of each item (higher = more unusual), shown in the titles.
+    order : array-like of int
+        The items to show, in that order.
+    is_image : bool
+        Whether the items are images (else rows of a table).
+    feature_names : sequence of str, default=None
+        Column names of a table.
+    errors : sequence of ndarray, default=None
+        Error maps of the items in ``order`` (e.g. ``AEAnomalyDetector.error_map``); by
+        default the squared difference of ``X`` and ``X_rec``. Images only.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    order = np.asarray(order)
+    n = len(order)
+    if is_image:
+        fig = _figure((1.35 * n + 0.8, 4.3))
+        axes = fig.subplots(3, n, squeeze=False)
+        if errors is None:
+            errors = [(np.asarray(X[i], float) - np.asarray(X_rec[i], float)) ** 2
+                      for i in order]
+        errors = [np.asarray(e, float) for e in errors]
+        errors = [e.mean(axis=0) if e.ndim == 3 else e for e in errors]
+        top = max(float(max(e.max() for e in errors)), 1e-12)
+        for j, i in enumerate(order):
+            _show(axes[0, j], X[i], title=f"{_short(ids[i])}\nscore {scores[i]:.3g}")
+            _show(axes[1, j], X_rec[i])
+            _show(axes[2, j], errors[j], vmin=0, vmax=top, cmap="magma")
+        for row, name in enumerate(["original", "reconstruction", "error$^2$"]):
+            axes[row, 0].set_ylabel(name, fontsize=8)
+        return fig
+    return _profiles(X[order], X_rec[order], [f"{ids[i]} ({scores[i]:.3g})" for i in order],
+                     feature_names)
+
+
+def plot_score_histogram(scores, order):
+    """Distribution of anomaly scores, with a red line at each item of ``order``.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_items,)
+        Anomaly score of each item (higher = more unusual).
+    order : array-like of int
+        The items to mark, e.g. the most anomalous ones.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    fig = _figure((6, 3))
+    ax = fig.subplots()
+    ax.hist(scores, bins=min(60, max(10, len(scores) // 10)), color="#4c72b0")
+    for i in order:
+        ax.axvline(scores[i], color="#c44e52", lw=0.8, alpha=0.7)
+    ax.set_xlabel("anomaly score (higher = more unusual)")
+    ax.set_ylabel("items")
+    ax.set_yscale("log")
+    return fig
