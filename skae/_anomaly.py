@@ -26,7 +26,7 @@ from ._compat import HasMethods, Interval, StrOptions, fit_context
 from ._autoencoders import ConvAutoEncoder
 from ._conformal import ConformalDecisionsMixin, calibration_split
 from ._defaults import default_autoencoder
-from ._runtime import FLOAT_DTYPES, keeps_state_on_failure
+from ._runtime import FLOAT_DTYPES, draw_seed, keeps_state_on_failure
 from ._samples import check_float32_range, check_sample_shape, flatten_samples
 
 # Rows per chunk when computing smoothed errors: bounds the float64 copies in memory.
@@ -299,7 +299,7 @@ class AEAnomalyDetector(ConformalDecisionsMixin, OutlierMixin, BaseEstimator):
         """
         X = self._validate(X, reset=True)
         rng = check_random_state(self.random_state)
-        seed = None if self.random_state is None else rng.randint(np.iinfo(np.int32).max)
+        seed = None if self.random_state is None else draw_seed(rng)
         train, calibration = (calibration_split(self, len(X), rng) if self.novelty
                               else (None, None))
         self.calibration_indices_ = calibration

@@ -184,7 +184,7 @@ def _check_weights_fit(estimator, network_shape, state):
     """Build the network on the ``meta`` device (no memory, no initialisation) and require
     its tensors to have exactly the names, shapes and dtypes of the stored ones."""
     try:
-        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        with seeded(None), torch.device("meta"):
             module = estimator._build_net(network_shape, 0, "cpu").module
     except (RuntimeError, ValueError, TypeError, OverflowError) as exc:
         message = f"its parameters describe no network that can be built: {exc}"

@@ -33,7 +33,7 @@ from .._base import BaseAutoEncoder
 from .._callbacks import StopOnNonFiniteLoss
 from .._data import as_float_tensor, map_batches
 from .._net import ClassifierNet, skorch_params
-from .._runtime import FLOAT_DTYPES, OPTIMIZERS, resolve_device, seeded
+from .._runtime import FLOAT_DTYPES, OPTIMIZERS, draw_seed, resolve_device, seeded
 from .._samples import check_sample_shape, flatten_samples
 from ..corruption import make_corruption
 from ..nn import EncoderHeadModule
@@ -309,8 +309,8 @@ default="adamw"
         # The head's seed first, then the default autoencoder's: both come from
         # random_state, so two fits with the same int random_state are identical.
         rng = check_random_state(self.random_state)
-        seed = rng.randint(np.iinfo(np.int32).max)
-        autoencoder_seed = rng.randint(np.iinfo(np.int32).max)
+        seed = draw_seed(rng)
+        autoencoder_seed = draw_seed(rng)
         self.autoencoder_ = self._fit_autoencoder(X, sample_shape, autoencoder_seed)
         X_network = self._to_network(X)
         autoencoder = _unwrap(self.autoencoder_)
