@@ -10,13 +10,17 @@ from ._data import fetch_samples, is_map_dataset
 
 # The default autoencoder's sizes (the rule in default_autoencoder's docstring).
 DEFAULT_IMAGE_LATENT_DIM = 32
-DEFAULT_IMAGE_CHANNELS = (32, 64, 128)
+# Narrow levels: on the bundled 2,000-image demo (two seeds, side by side) they gave
+# codes that cluster better (ARI 0.426 / 0.387 against 0.348 / 0.249) and detected
+# unknown kinds as well or better (AUROC 0.899 / 0.909 against 0.885 / 0.907) than
+# (32, 64, 128), in about three quarters of the time.
+DEFAULT_IMAGE_CHANNELS = (16, 32, 64)
 DETECTION_SAMPLE_PASSES = 4800
 
 
 def default_image_channels(image_shape):
-    """``(32, 64, 128)`` cut to as many stride-2 levels as leave at least 4 values on the
-    shortest spatial axis (1 to 3 levels): ``(32, 64)`` for 28 x 28, ``(32,)`` for 8 x 8."""
+    """``(16, 32, 64)`` cut to as many stride-2 levels as leave at least 4 values on the
+    shortest spatial axis (1 to 3 levels): ``(16, 32)`` for 28 x 28, ``(16,)`` for 8 x 8."""
     side = min(image_shape[-2:]) if len(image_shape) >= 2 else image_shape[-1]
     if side < 2:
         raise ValueError(f"Samples of spatial shape {tuple(image_shape)} are too small for "
@@ -31,7 +35,7 @@ def default_autoencoder(X, *, purpose="representation", random_state=None, **par
 
     - **Images** (``X`` of 3 or more dimensions, ``(n, H, W)`` or ``(n, C, H, W)``, or a
       dataset of such samples): :class:`ConvAutoEncoder` with a 32-d code and
-      :func:`default_image_channels` (``(32, 64, 128)`` cut to the image size).
+      :func:`default_image_channels` (``(16, 32, 64)`` cut to the image size).
     - **Tables and flat vectors**: :class:`DenseAutoEncoder` with a code of a quarter of
       the features (2 to 16) and one hidden layer of twice the features (16 to 128).
       For ``purpose="detection"`` also batches of 32 and a short budget of
@@ -66,7 +70,7 @@ def default_autoencoder(X, *, purpose="representation", random_state=None, **par
     >>> import numpy as np
     >>> from skae._defaults import default_autoencoder
     >>> default_autoencoder(np.zeros((10, 28, 28))).channels
-    (32, 64)
+    (16, 32)
     >>> default_autoencoder(np.zeros((10, 20)), purpose="detection").max_epochs
     20
     """

@@ -43,7 +43,7 @@ class AutoEncoderCodec(
         parameters and ``random_state`` apply. None uses skae's default autoencoder
         (:func:`skae._defaults.default_autoencoder`, the rule every estimator shares):
         for data of 3 or more dimensions (images) a ``ConvAutoEncoder`` with a 32-d code
-        and channels ``(32, 64, 128)`` cut to the image size, for tables a
+        and channels ``(16, 32, 64)`` cut to the image size, for tables a
         ``DenseAutoEncoder`` with a code of a quarter of the features (2 to 16).
         Tabular features should share a scale (standardise them first).
     bits : int, default=4
