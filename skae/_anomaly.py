@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import HasMethods, Interval, StrOptions, fit_context
 from ._autoencoders import ConvAutoEncoder
+from ._anomaly_explanations import ScoreExplanationsMixin
 from ._conformal import ConformalDecisionsMixin, calibration_split
 from ._defaults import default_autoencoder
 from ._runtime import FLOAT_DTYPES, draw_seed, keeps_state_on_failure
@@ -33,7 +34,9 @@ from ._samples import check_float32_range, check_sample_shape, flatten_samples
 _CHUNK = 4096
 # Robust scale below which a score term is treated as constant (avoids dividing by 0).
 _MIN_SCALE = 1e-12
-class AEAnomalyDetector(ConformalDecisionsMixin, OutlierMixin, BaseEstimator):
+class AEAnomalyDetector(
+    ScoreExplanationsMixin, ConformalDecisionsMixin, OutlierMixin, BaseEstimator
+):
     """Anomaly detector from an autoencoder trained on (mostly) normal data.
 
     Fits an autoencoder on ``X`` and scores new samples by how badly it reconstructs them
@@ -398,7 +401,10 @@ class AEAnomalyDetector(ConformalDecisionsMixin, OutlierMixin, BaseEstimator):
         return np.column_stack(columns)
 
     def _combine(self, terms):
-        return -np.mean((terms - self.term_center_) / self.term_scale_, axis=1)
+        return -self._standardised(terms).mean(axis=1)
+
+    def _standardised(self, terms):
+        return (terms - self.term_center_) / self.term_scale_
 
     def score_samples(self, X):
         """Normality score: higher is more normal, lower is more abnormal.
@@ -471,45 +477,3 @@ class AEAnomalyDetector(ConformalDecisionsMixin, OutlierMixin, BaseEstimator):
             is a float.
         """
         return self.fit(X).predict(X)
-
-    # ------------------------------------------------------------------ explanations
-    def reconstruct(self, X):
-        """The autoencoder's reconstruction of ``X``, in the units and shape of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of the sample shape seen at ``fit``
-
-        Returns
-        -------
-        X_reconstructed : ndarray of the shape of ``X``, float64
-        """
-        check_is_fitted(self)
-        X = self._validate(X, reset=False)
-        recon = self.autoencoder_.reconstruct(self._to_autoencoder_input(X))
-        recon = np.asarray(recon, dtype=np.float64).reshape(len(X), -1)
-        if self.scaler_ is not None:
-            recon = self.scaler_.inverse_transform(recon)
-        return recon.reshape(len(X), *self.sample_shape_)
-
-    def error_map(self, X):
-        """Per-value squared reconstruction error: which pixels or columns are abnormal.
-
-        Parameters
-        ----------
-        X : array-like of the sample shape seen at ``fit``
-
-        Returns
-        -------
-        errors : ndarray of the shape of ``X``, float64
-            ``(x - reconstruction) ** 2`` for every pixel or feature, with the residual
-            smoothed first for images (see ``error_smoothing``); its mean over a sample
-            is the reconstruction error that the score uses (for the mean squared error
-            loss). When features are standardised (``scaler_`` is not None) both are in
-            standardised units, so errors of different columns are comparable.
-        """
-        check_is_fitted(self)
-        X = self._validate(X, reset=False)
-        errors = self._squared_residuals(self._to_autoencoder_input(X))
-        return errors.reshape(len(X), *self.sample_shape_)
-

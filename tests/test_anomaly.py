@@ -363,3 +363,17 @@ def test_small_training_set_caps_neighbours():
                                      random_state=0).fit(X)
         assert detector.neighbors_.n_neighbors == n_neighbors
         assert np.all(np.isfinite(detector.score_samples(X)))
+
+
+def test_score_parts_explain_the_score():
+    X = np.random.RandomState(0).normal(size=(120, 6)).astype(np.float32)
+    detector = AEAnomalyDetector(
+        DenseAutoEncoder(latent_dim=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0),
+        random_state=0,
+    ).fit(X)
+    X_new = np.vstack([X[:5], X[:5] + 8.0])
+    parts = detector.score_parts(X_new)
+    assert parts.shape == (10, len(detector.term_names_)) == (10, 2)
+    np.testing.assert_allclose(-parts.mean(axis=1), detector.score_samples(X_new))
+    # Far-off samples are more unusual in every part.
+    assert (parts[5:] > parts[:5]).all()
