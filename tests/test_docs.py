@@ -371,3 +371,59 @@ def test_rendering_check_detects_broken_images(browser, tmp_path):
     info = browser.evaluate(IMAGES_JS)
     status = {Path(img["src"]).name: img["ok"] for img in info["images"]}
     assert status == {"ok.svg": True, "missing.png": False}
+
+
+# ----------------------------------------------------------------------------- link check
+_HREF = re.compile(r"""<a\b[^>]*?\bhref\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_ID = re.compile(r"""\bid\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+
+
+def broken_internal_links(html_root):
+    """``(page, href)`` for every link of the built pages to a page of the build that does
+    not exist, or to an anchor (``#id``) that the target page does not define."""
+    from html import unescape
+    from urllib.parse import unquote, urlsplit
+
+    pages = sorted(Path(html_root).rglob("*.html"))
+    ids = {}
+
+    def anchors(path):
+        if path not in ids:
+            ids[path] = {unescape(m) for m in _ID.findall(path.read_text(errors="replace"))}
+        return ids[path]
+
+    broken = []
+    for page in pages:
+        for href in _HREF.findall(page.read_text(errors="replace")):
+            href = unescape(href)
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append((page.relative_to(html_root).as_posix(), href))
+            elif parts.fragment and target.suffix == ".html" and (
+                unquote(parts.fragment) not in anchors(target)
+            ):
+                broken.append((page.relative_to(html_root).as_posix(), href))
+    return broken
+
+
+def test_built_docs_have_no_broken_internal_link():
+    if not (HTML / "index.html").is_file():
+        pytest.skip(f"docs not built ({HTML}); build them first")
+    broken = broken_internal_links(HTML)
+    assert not broken, f"{len(broken)} broken internal link(s), e.g. {broken[:10]}"
+
+
+def test_link_check_detects_a_missing_page_and_anchor(tmp_path):
+    (tmp_path / "a.html").write_text('<h1 id="top">A</h1><a href="a.html#top">ok</a>')
+    (tmp_path / "b.html").write_text(
+        '<a href="a.html">ok</a><a href="missing.html">1</a><a href="a.html#nope">2</a>'
+        '<a href="https://example.org/x">external</a><a href="#here">3</a>'
+    )
+    assert broken_internal_links(tmp_path) == [
+        ("b.html", "missing.html"), ("b.html", "a.html#nope"), ("b.html", "#here"),
+    ]
