@@ -100,7 +100,9 @@ class CliHelp(Directive):
                 del os.environ["COLUMNS"]
             else:
                 os.environ["COLUMNS"] = old
-        return [nodes.literal_block(text, text)]
+        block = nodes.literal_block(text, text)
+        block["language"] = "text"  # help text, not Python: no syntax colouring
+        return [block]
 
 
 def setup(app):
