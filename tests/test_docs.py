@@ -427,3 +427,31 @@ def test_link_check_detects_a_missing_page_and_anchor(tmp_path):
     assert broken_internal_links(tmp_path) == [
         ("b.html", "missing.html"), ("b.html", "a.html#nope"), ("b.html", "#here"),
     ]
+
+
+def test_api_templates_named_in_the_reference_exist():
+    # autosummary silently falls back to a bare stub when a :template: is not found in
+    # templates_path, which once dropped every member list and mini-gallery.
+    named = set()
+    for source in DOCS.glob("*.rst"):
+        named |= set(re.findall(r":template:\s*(\S+)", source.read_text()))
+    assert named, "the API reference names no template"
+    missing = sorted(t for t in named if not (DOCS / "_templates" / t).is_file())
+    assert not missing, f"templates not in docs/_templates: {missing}"
+
+
+def test_api_pages_show_the_examples_that_use_them():
+    backreferences = DOCS / "gen_modules" / "backreferences"
+    if not (HTML / "index.html").is_file() or not backreferences.is_dir():
+        pytest.skip(f"docs not built ({HTML}); build them first")
+    missing = []
+    for name, obj in public_objects():
+        examples = backreferences / f"{name}.examples"
+        page = HTML / "generated" / f"{name}.html"
+        if not isinstance(obj, type) or not page.is_file() or not examples.is_file():
+            continue
+        if "sphx-glr-thumbcontainer" in examples.read_text() and (
+            "sphx-glr-thumbcontainer" not in page.read_text()
+        ):
+            missing.append(name)
+    assert not missing, f"API pages without their 'Gallery examples using' section: {missing}"
