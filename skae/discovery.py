@@ -230,8 +230,11 @@ def map_2d(codes, *, n_neighbors=15, min_dist=0.1, random_state=None):
         )
     from umap import UMAP
 
+    # A seeded UMAP runs on one thread whatever n_jobs says (and warns about it otherwise).
+    n_jobs = -1 if random_state is None else 1
     return UMAP(
-        n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=random_state
+        n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=random_state,
+        n_jobs=n_jobs,
     ).fit_transform(codes)
 
 

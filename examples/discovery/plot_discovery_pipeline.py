@@ -44,7 +44,7 @@ discovery = Pipeline(
     [
         ("ae", ConvAutoEncoder(latent_dim=16, channels=(16, 32), max_epochs=20,
                                random_state=0)),
-        ("umap", UMAP(n_components=5, n_neighbors=15, min_dist=0.0, random_state=0)),
+        ("umap", UMAP(n_components=5, n_neighbors=15, min_dist=0.0, random_state=0, n_jobs=1)),
         ("cluster", HDBSCAN(min_cluster_size=40, min_samples=10, prediction_data=True)),
     ]
 )

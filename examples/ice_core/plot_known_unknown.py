@@ -105,7 +105,7 @@ print(f"at least {np.ceil(core.sum() / (0.1 * (n_calibration + 1))):.0f} particl
 # 4. Clusters
 # -----------
 clusters = HDBSCAN(min_cluster_size=15, min_samples=5).fit_predict(
-    UMAP(n_components=5, n_neighbors=30, min_dist=0.0, random_state=0).fit_transform(Z))
+    UMAP(n_components=5, n_neighbors=30, min_dist=0.0, random_state=0, n_jobs=1).fit_transform(Z))
 report = cluster_report(clusters, embedding=Z)
 print(report)
 print(f"adjusted Rand index against the true kinds: {adjusted_rand_score(y, clusters):.3f}")
