@@ -51,13 +51,19 @@ def _run(argv, capsys):
     return code, out, err
 
 
-def _check_outputs(folder, n_items, ids=None, latent_dim=4):
+def _check_outputs(folder, n_items, ids=None, latent_dim=4, metadata=(),
+                   parts=("reconstruction", "latent")):
     table = pd.read_csv(folder / "results.csv")
     assert len(table) == n_items
-    expected = ["id", "cluster", "anomaly_score", "anomaly_rank", "reconstruction_error",
-                "map_x", "map_y"] + [f"code_{j}" for j in range(latent_dim)]
+    parts = [f"score_part_{p}" for p in parts]
+    expected = ["id", *metadata, "cluster", "anomaly_score", "anomaly_rank", *parts,
+                "reconstruction_error", "map_x", "map_y"] + [f"code_{j}" for j in
+                                                             range(latent_dim)]
     assert list(table.columns) == expected
-    assert np.isfinite(table.drop(columns="id").to_numpy()).all()
+    assert np.isfinite(table.drop(columns=["id", *metadata]).to_numpy()).all()
+    # anomaly_score (higher = more unusual) is the mean of its parts.
+    np.testing.assert_allclose(table[parts].mean(axis=1), table["anomaly_score"],
+                               rtol=1e-4, atol=1e-4)
     assert sorted(table["anomaly_rank"]) == list(range(1, n_items + 1))
     if ids is not None:
         assert table["id"].astype(str).tolist() == ids
@@ -128,6 +134,32 @@ def test_explore_csv_with_id_column(tmp_path, capsys):
     assert "60 rows x 5 numeric columns" in page
 
 
+def test_explore_csv_carries_non_numeric_columns_through(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(30, 4)), columns=list("abcd"))
+    frame.insert(0, "sample", [f"s{i}" for i in range(30)])
+    frame.insert(2, "site", ["north", "south", ""] * 10)  # with an empty cell
+    frame["cluster"] = ["=1+1"] + ["x"] * 29  # clashes with ours; looks like a formula
+    frame["flag"] = [True, False] * 15
+    frame["mostly_numbers"] = ["n/a?"] + [str(v) for v in range(29)]
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    code, _, err = _run(["explore", path, "--id-column", "sample", "--output", out,
+                         "--map", "pca", *FAST], capsys)
+    assert code == 0, err
+    assert "warning" in err and "mostly_numbers" in err and "not analysed" in err
+    metadata = ["site", "input_cluster", "flag", "mostly_numbers"]
+    table, page = _check_outputs(out, 30, [f"s{i}" for i in range(30)], metadata=metadata)
+    assert table["site"].fillna("").tolist() == ["north", "south", ""] * 10
+    assert table["input_cluster"].tolist() == ["'=1+1"] + ["x"] * 29  # spreadsheet-safe
+    assert table["flag"].astype(str).tolist() == ["True", "False"] * 15
+    assert table["mostly_numbers"].iloc[0] == "n/a?"
+    assert "30 rows x 4 numeric columns" in page
+    assert "carried to results.csv unchanged, not used for training" in page
+    assert "&#x27;site&#x27;" in page  # named, escaped
+
+
 def test_explore_colour_images_of_mixed_sizes_need_resize(tmp_path, capsys):
     folder = _write_pngs(tmp_path / "colour", _shapes(12), mode="RGB")
     Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(folder / "big.png")
@@ -167,8 +199,10 @@ def test_bad_inputs(tmp_path, capsys):
 
     text = tmp_path / "text.csv"
     text.write_text("a,b,name\n1,2,x\n3,4,y\n")
-    _expect_error(["explore", text, "--output", out], capsys, "non-numeric", "'name'",
-                  "--id-column")
+    only_text = tmp_path / "only_text.csv"
+    only_text.write_text("name,kind\nx,p\ny,q\n")
+    _expect_error(["explore", only_text, "--output", out], capsys, "1 numeric column",
+                  "0 numeric", "'name'", "'kind'")
     nan = tmp_path / "nan.csv"
     nan.write_text("a,b\n1,2\n3,\n5,6\n")
     _expect_error(["explore", nan, "--output", out], capsys, "missing", "b", "row 2")
@@ -210,7 +244,7 @@ def test_help_is_for_scientists(capsys):
     text = capsys.readouterr().out
     for fragment in ("skae explore", "results.csv", "report.html", "--resize", "--latent-dim",
                      "--epochs", "--device", "--seed", "--output", "--overwrite", "AUROC",
-                     "examples:"):
+                     "examples:", "score_part_latent", "carried to\n    results.csv unchanged"):
         assert fragment in text
     with pytest.raises(SystemExit) as exit_info:
         main(["explore", "x.csv", "--epochs", "0"])
@@ -231,7 +265,9 @@ def test_demo_on_particles(tmp_path, capsys):
     accuracy = float(re.search(r"accuracy on the core set ([0-9.]+)", stdout).group(1))
     auroc = float(re.search(r"AUROC ([0-9.]+)", stdout).group(1))
     assert 0 <= accuracy <= 1 and 0 <= auroc <= 1
-    _check_outputs(out, 96)
+    _, page = _check_outputs(out, 96, parts=("image_reconstruction", "image_latent",
+                                             "features_reconstruction", "features_latent"))
+    assert "score part: features latent" in page
 
 
 def test_demo_rejects_bad_unknown(capsys):

@@ -299,6 +299,24 @@ def test_column_names_with_mathtext(tmp_path, capsys):
     assert code == 0, err
 
 
+def test_hostile_metadata_columns_are_carried_safely(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(12, 2)), columns=["a", "b"])
+    frame["<b>$x^{$</b>"] = ["<script>alert(1)</script>", "$\\bad$", "=cmd|' /C calc'!A0",
+                            "plain"] * 3
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    out = tmp_path / "out"
+    code, _, err = _run(["explore", tmp_path / "table.csv", "--output", out, *FAST], capsys)
+    assert code == 0, err
+    table = pd.read_csv(out / "results.csv")
+    column = table["<b>$x^{$</b>"].tolist()
+    assert column[:4] == ["<script>alert(1)</script>", "$\\bad$", "'=cmd|' /C calc'!A0",
+                          "plain"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<b>$x^{$</b>" not in page and "&lt;b&gt;$x^{$&lt;/b&gt;" in page
+    assert "<script>alert" not in page
+
+
 def test_symlink_leaving_the_input_is_skipped_with_a_warning(tmp_path, capsys):
     images = _write_images(tmp_path / "images")
     secret = _write_images(tmp_path / "secret", n=1, seed=2) / "img_00.png"

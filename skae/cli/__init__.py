@@ -171,15 +171,21 @@ def build_parser():
             "    grayscale or colour, all of one size (or use --resize);\n"
             "  - a .npy or .npz array: (items, features) is a table, (items, H, W) grayscale\n"
             "    images, (items, C, H, W) or (items, H, W, C) multichannel images;\n"
-            "  - a .csv table with a header row, one row per item, numbers only (name an\n"
-            "    identifier column with --id-column).\n\n"
+            "  - a .csv table with a header row, one row per item: its numeric columns are\n"
+            "    analysed; every other column (text, dates, labels) is carried to\n"
+            "    results.csv unchanged, not used for training (name an identifier column\n"
+            "    with --id-column).\n\n"
             "Writes into the output folder:\n"
-            "  results.csv  one row per item: id, cluster (-1 = none), anomaly_score (higher\n"
-            "               = more unusual), anomaly_rank, reconstruction_error, map_x,\n"
-            "               map_y (2-D map), code_0, code_1, ... (the learned code)\n"
+            "  results.csv  one row per item: id, the CSV's non-numeric columns, cluster\n"
+            "               (-1 = none), anomaly_score (higher = more unusual), anomaly_rank,\n"
+            "               score_part_reconstruction, score_part_latent (why: how unusual\n"
+            "               the item is in each term, higher = more unusual; anomaly_score\n"
+            "               is their mean), reconstruction_error, map_x, map_y (2-D map),\n"
+            "               code_0, code_1, ... (the learned code)\n"
             "  report.html  one self-contained page: training curve, reconstructions, the\n"
-            "               map coloured by cluster, typical items of each cluster, the most\n"
-            "               anomalous items with maps of where they differ.\n"
+            "               map coloured by cluster, typical items of each cluster, items in\n"
+            "               no cluster, the most anomalous items with the parts of their\n"
+            "               score and maps of where they differ.\n"
             "  .skae-output.json  which files skae wrote, with their SHA-256 (--overwrite\n"
             "               replaces nothing else).\n"
             "skae reads only PATH (symbolic links leading out of a folder are skipped) and\n"
@@ -206,7 +212,9 @@ def build_parser():
     explore.add_argument("--key", default=None,
                          help=".npz only: name of the array to read")
     explore.add_argument("--id-column", default=None, metavar="NAME",
-                         help="CSV only: column that identifies the rows (not analysed)")
+                         help="CSV only: column that identifies the rows (not analysed; "
+                              "other non-numeric columns are carried to results.csv, "
+                              "not analysed either)")
     explore.add_argument("--map", choices=("umap", "pca"), default="umap",
                          help="'umap' (default): clusters from UMAP of the codes; 'pca': "
                               "clusters on the codes directly, PCA map (faster). Clusters "

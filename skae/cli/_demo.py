@@ -269,12 +269,18 @@ def run_demo(args):
         data = LoadedData(X, [f"{i}:{names[t]}" for i, t in enumerate(y)], True,
                           description)
         scores = -detector.score_samples(X)
+        parts, part_names = detector.score_parts(X), detector.term_names_
         if features is not None:
             scores = (scores - feature_detector.score_samples(features)) / 2
+            # Both detectors have as many terms, so ``scores`` is the mean of all parts.
+            parts = np.hstack([parts, feature_detector.score_parts(features)])
+            part_names = ([f"image {n}" for n in part_names]
+                          + [f"features {n}" for n in feature_detector.term_names_])
         result = Analysis(
             detector=detector, autoencoder=ae, X_shown=X, codes=codes, scores=scores,
             xy=xy, clusters=clusters, clusterer=clusterer, cluster_report=report,
-            min_cluster_size=min_cluster_size, fit_seconds=elapsed,
+            min_cluster_size=min_cluster_size, fit_seconds=elapsed, score_parts=parts,
+            score_part_names=part_names,
         )
         extra = [("text", line) for line in lines[3:7]]
         extra.append(("html", html_table(["cluster", "size", "composition"], composition,

@@ -86,6 +86,11 @@ class Analysis:
         HDBSCAN's ``min_cluster_size``.
     fit_seconds : float
         Time spent training (``explore``) or on the whole run (``demo``).
+    score_parts : ndarray of shape (n_items, n_parts), default=None
+        The parts of ``scores`` (``AEAnomalyDetector.score_parts``): higher = more
+        unusual in that term; ``scores`` is their mean.
+    score_part_names : tuple of str, default=()
+        Name of each column of ``score_parts``.
     reconstructions : ndarray of shape (n_items, ...)
         ``autoencoder.reconstruct(X_shown)``.
     reconstruction_error : ndarray of shape (n_items,)
@@ -105,11 +110,22 @@ class Analysis:
     cluster_report: ClusterReport
     min_cluster_size: int
     fit_seconds: float
+    score_parts: np.ndarray = None
+    score_part_names: tuple = ()
     reconstructions: np.ndarray = field(init=False, repr=False)
     reconstruction_error: np.ndarray = field(init=False, repr=False)
     loss_curve: list = field(init=False, repr=False)
 
     def __post_init__(self):
+        if self.score_parts is not None:
+            self.score_parts = np.asarray(self.score_parts, dtype=np.float64)
+            self.score_part_names = tuple(str(n) for n in self.score_part_names)
+            if self.score_parts.shape != (len(self.scores), len(self.score_part_names)):
+                raise ValueError(
+                    f"score_parts has shape {self.score_parts.shape}; expected "
+                    f"({len(self.scores)}, {len(self.score_part_names)}): one row per "
+                    "item, one column per name of score_part_names."
+                )
         self.reconstructions = np.asarray(self.autoencoder.reconstruct(self.X_shown),
                                           dtype=np.float32)
         self.reconstruction_error = self.autoencoder.reconstruction_error(self.X_shown)
@@ -150,12 +166,15 @@ def analyse(data, *, latent_dim, epochs, device, seed, map_method, min_cluster_s
     codes = np.asarray(ae.transform(X_ae), dtype=np.float64)
     # Higher = more anomalous: minus the detector's normality score.
     scores = -detector.score_samples(data.X)
+    # Why: the parts of the score (their mean is ``scores``), one per detector term.
+    parts = detector.score_parts(data.X)
     xy, clusters, clusterer = map_and_cluster(codes, map_method, min_cluster_size, seed)
     return Analysis(
         detector=detector, autoencoder=ae, X_shown=X_shown, codes=codes, scores=scores,
         xy=xy, clusters=clusters, clusterer=clusterer,
         cluster_report=cluster_report(clusters, embedding=codes, n_exemplars=8),
-        min_cluster_size=min_cluster_size, fit_seconds=fit_seconds,
+        min_cluster_size=min_cluster_size, fit_seconds=fit_seconds, score_parts=parts,
+        score_part_names=detector.term_names_,
     )
 
 

@@ -78,9 +78,12 @@ class LoadedData:
         One sentence on what was read and how it was scaled; stored printable.
     feature_names : list of str, default=None
         Column names of a table.
+    metadata : dict of str -> list of str, default=None
+        Columns of the input that are carried to results.csv as they are, not analysed
+        (a CSV's non-numeric columns); cells stored printable and spreadsheet-safe.
     """
 
-    def __init__(self, X, ids, is_image, description, feature_names=None):
+    def __init__(self, X, ids, is_image, description, feature_names=None, metadata=None):
         self.X = X
         # Ids go into results.csv, the report and the terminal: one printable line each,
         # never a spreadsheet formula.
@@ -88,6 +91,14 @@ class LoadedData:
         self.is_image = is_image
         self.description = printable(description)
         self.feature_names = feature_names
+        self.metadata = {
+            printable(name): [spreadsheet_safe(printable(v)) for v in values]
+            for name, values in (metadata or {}).items()
+        }
+        for name, values in self.metadata.items():
+            if len(values) != len(self.ids):
+                raise ValueError(f"metadata column {name!r} has {len(values)} values for "
+                                 f"{len(self.ids)} items.")
 
 
 def _scale_images(images, all_uint8):
@@ -326,7 +337,10 @@ def load_array_file(path, key=None, resize=None):
 
 
 def load_csv(path, id_column=None):
-    """A CSV (or, for ``.tsv``, tab-separated) table of numbers, one row per item.
+    """A CSV (or, for ``.tsv``, tab-separated) table, one row per item.
+
+    The numeric columns are analysed. Every other column (text, dates, true/false) is
+    metadata: carried to results.csv as it is, not used for training.
 
     Parameters
     ----------
@@ -337,6 +351,12 @@ def load_csv(path, id_column=None):
     Returns
     -------
     data : LoadedData
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, has under 2 rows or no numeric column, or a numeric
+        column misses values.
     """
     import pandas as pd
 
@@ -353,33 +373,44 @@ def load_csv(path, id_column=None):
         ids = frame.pop(id_column).astype(str).tolist()
     else:
         ids = [str(i) for i in range(len(frame))]
-    if frame.shape[1] == 0 or len(frame) < 2:
-        raise InputError(f"'{path}' needs at least 2 rows and 1 numeric column; it has "
-                         f"{len(frame)} row(s) and {frame.shape[1]} column(s).")
     non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
                    or pd.api.types.is_bool_dtype(frame[c])]
-    if non_numeric:
-        first = non_numeric[0]
-        example = frame[first][~frame[first].map(_is_number)].iloc[0]
+    numeric = frame.drop(columns=non_numeric)
+    if numeric.shape[1] == 0 or len(frame) < 2:
         raise InputError(
-            f"'{path}' has non-numeric column(s): {', '.join(map(repr, non_numeric[:10]))} "
-            f"(e.g. {example!r} in column {first!r}). skae explore needs numbers only: "
-            "remove those columns, or name one identifier column with --id-column NAME."
+            f"'{path}' needs at least 2 rows and 1 numeric column; it has {len(frame)} "
+            f"row(s) and {numeric.shape[1]} numeric column(s)"
+            + (f" (and {len(non_numeric)} non-numeric: "
+               f"{', '.join(map(repr, non_numeric[:10]))})." if non_numeric else ".")
         )
-    values = frame.to_numpy(dtype=np.float64)
+    for column in non_numeric:
+        if pd.api.types.is_bool_dtype(frame[column]):
+            continue  # true/false: a label, not a mistyped number
+        cells = frame[column].dropna()
+        numbers = cells.map(_is_number).astype(bool)
+        if len(cells) and 0.5 <= numbers.mean() < 1:
+            warn(f"column {column!r} of '{path}' is mostly numbers but has text (e.g. "
+                 f"{cells[~numbers].iloc[0]!r}); it is carried to results.csv, not "
+                 "analysed. Fix the text to analyse it.")
+    values = numeric.to_numpy(dtype=np.float64)
     missing = ~np.isfinite(values)
     if missing.any():
-        columns = [str(c) for c in frame.columns[missing.any(axis=0)]]
+        columns = [str(c) for c in numeric.columns[missing.any(axis=0)]]
         row = int(np.flatnonzero(missing.any(axis=1))[0])
         raise InputError(
             f"'{path}' has {int(missing.sum())} missing or infinite value(s) (NaN, empty "
             f"cells or inf) in column(s) {', '.join(columns[:10])}; the first in data row "
             f"{row + 1}. Fill or drop them first."
         )
-    names = [str(c) for c in frame.columns]
+    names = [str(c) for c in numeric.columns]
+    metadata = {str(c): frame[c].map(lambda v: "" if pd.isna(v) else str(v)).tolist()
+                for c in non_numeric}
+    carried = "" if not non_numeric else (
+        f" {len(non_numeric)} non-numeric column(s) carried to results.csv unchanged, not "
+        f"used for training: {', '.join(map(repr, metadata))}.")
     return LoadedData(values.astype(np.float32), ids, False,
-                   f"Table of {len(frame)} rows x {len(names)} numeric columns from "
-                   f"'{path}'.", names)
+                      f"Table of {len(frame)} rows x {len(names)} numeric columns from "
+                      f"'{path}'.{carried}", names, metadata)
 
 
 def _is_number(value):

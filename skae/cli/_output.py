@@ -150,7 +150,8 @@ def _write_atomically(folder, contents):
 
 
 def results_table(data, result):
-    """The table of results.csv: one row per item: id, cluster, anomaly score and rank,
+    """The table of results.csv: one row per item: id, the input's non-numeric columns
+    (unchanged, not analysed), cluster, anomaly score and rank, the parts of the score,
     reconstruction error, map x/y, codes.
 
     Parameters
@@ -164,16 +165,31 @@ def results_table(data, result):
     """
     import pandas as pd
 
-    table = pd.DataFrame({
-        "id": data.ids,
+    columns = {"id": data.ids}
+    analysed = ["cluster", "anomaly_score", "anomaly_rank", "reconstruction_error",
+                "map_x", "map_y"]
+    for name, values in (data.metadata or {}).items():
+        # A carried column named like one of ours keeps its values under "input_NAME".
+        while name in columns or name in analysed or name.startswith(
+                ("code_", "score_part_")):
+            name = "input_" + name
+        columns[name] = values
+    columns.update({
         "cluster": result.clusters,
         "anomaly_score": result.scores,
         "anomaly_rank": pd.Series(result.scores).rank(ascending=False, method="first")
         .astype(int).to_numpy(),
+    })
+    if result.score_parts is not None:
+        # Higher = more unusual, like anomaly_score, which is their mean.
+        for j, part in enumerate(result.score_part_names):
+            columns["score_part_" + "_".join(part.split())] = result.score_parts[:, j]
+    columns.update({
         "reconstruction_error": result.reconstruction_error,
         "map_x": result.xy[:, 0],
         "map_y": result.xy[:, 1],
     })
+    table = pd.DataFrame(columns)
     codes = pd.DataFrame(result.codes, columns=[f"code_{j}" for j in
                                                 range(result.codes.shape[1])])
     return pd.concat([table, codes], axis=1)

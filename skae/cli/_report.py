@@ -14,6 +14,7 @@ import numpy as np
 from ..plotting._report_figures import (
     plot_anomalies,
     plot_code_map,
+    plot_gallery,
     plot_reconstructions,
     plot_score_histogram,
     plot_training_curve,
@@ -21,6 +22,8 @@ from ..plotting._report_figures import (
 )
 
 N_ANOMALIES_SHOWN = 10
+N_RECONSTRUCTIONS_SHOWN = 8
+N_UNCLUSTERED_SHOWN = 16
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -36,6 +39,8 @@ figure { margin: 1em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.92em; }
 code { background: #f5f5f5; padding: 0 0.25em; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f5f5f5;
+      padding: 0.6em; max-width: 100%; }
 """
 
 
@@ -190,10 +195,16 @@ def build_report(data, result, title, options, extra=None):
                   "Reconstruction loss per epoch. A curve still falling steeply at the end "
                   "means more epochs (--epochs N) would help.")
     report.heading("Reconstructions")
+    where = "under" if data.is_image else "with"  # tables: in the title of each plot
+    spread = spread_by_rank(result.reconstruction_error, N_RECONSTRUCTIONS_SHOWN)
     report.figure(
         plot_reconstructions(result.X_shown, result.reconstructions, data.ids,
-                             data.is_image, data.feature_names),
-        "The first items and the autoencoder's reconstructions"
+                             data.is_image, data.feature_names, indices=spread,
+                             notes=[f"error {result.reconstruction_error[i]:.3g}"
+                                    for i in spread]),
+        f"{len(spread)} items at evenly spaced ranks of reconstruction error, from the "
+        "best reconstructed (left) to the worst (right), and the autoencoder's "
+        f"reconstructions; id and reconstruction error {where} each"
         + ("." if data.is_image else " (columns standardised)."),
     )
     report.heading("Map of the codes")
@@ -202,25 +213,52 @@ def build_report(data, result, title, options, extra=None):
                   "the HDBSCAN clusters, grey items belong to no cluster.")
     report.heading("Typical items of each cluster")
     report.figure(
-        plot_typical_items(result.X_shown, cr.exemplars, data.is_image, data.feature_names),
-        "Per cluster (largest first), the items nearest the cluster's centre in code space."
-        if data.is_image else
+        plot_typical_items(result.X_shown, cr.exemplars, data.is_image, data.feature_names,
+                           ids=data.ids),
+        "Per cluster (largest first), the items nearest the cluster's centre in code "
+        "space, with their ids." if data.is_image else
         "Per cluster (largest first), mean standardised profile of its most typical items.",
     )
+    unclustered = np.flatnonzero(result.clusters == -1)
+    if len(unclustered):
+        report.heading("Items in no cluster (cluster -1)")
+        shown = unclustered[spread_by_rank(result.scores[unclustered], N_UNCLUSTERED_SHOWN)]
+        report.figure(
+            plot_gallery(result.X_shown, shown, data.ids, data.is_image, data.feature_names,
+                         notes=[f"score {result.scores[i]:.3g}" for i in shown]),
+            f"{len(shown)} of the {len(unclustered)} items that HDBSCAN put in no cluster "
+            "(cluster -1 in results.csv), at evenly spaced ranks of anomaly score, from "
+            f"the most typical to the most unusual; id and anomaly score {where} each"
+            + ("." if data.is_image else " (rows: items; columns standardised)."),
+        )
     report.heading("Most anomalous items")
     order = np.argsort(-result.scores, kind="stable")[:N_ANOMALIES_SHOWN]
+    names, parts = result.score_part_names, result.score_parts
+    notes = None if parts is None else [
+        "\n".join(f"{part_label(name)} {parts[i, j]:.2f}" for j, name in enumerate(names))
+        for i in order]
+    parts_text = "" if parts is None else (
+        f" {where.capitalize()} each: the anomaly score and its parts ("
+        + ", ".join(f"{part_label(name)} = {name}" for name in names)
+        + "): how unusual the item is in each term, robustly standardised (0 = typical, "
+        "1 = one interquartile range more unusual); the score is their mean, so the "
+        "largest part says why the item ranks high.")
     report.figure(
         plot_anomalies(result.X_shown, result.reconstructions, data.ids, result.scores,
                        order, data.is_image, data.feature_names,
-                       errors=_error_maps(result, data, order)),
-        "The items with the highest anomaly scores: original, reconstruction and where "
-        "the reconstruction fails (squared error per pixel, AEAnomalyDetector.error_map)."
-        if data.is_image else
-        "The items with the highest anomaly scores, original vs reconstruction.",
+                       errors=_error_maps(result, data, order), notes=notes),
+        ("The items with the highest anomaly scores: original, reconstruction and where "
+         "the reconstruction fails (squared error per pixel, AEAnomalyDetector.error_map; "
+         "one colour scale for all, see the colour bar)."
+         if data.is_image else
+         "The items with the highest anomaly scores, original vs reconstruction.")
+        + parts_text,
     )
+    part_columns = [] if parts is None else [f"score part: {n}" for n in names]
     report.raw(html_table(
-        ["rank", "id", "anomaly score", "reconstruction error", "cluster"],
+        ["rank", "id", "anomaly score", *part_columns, "reconstruction error", "cluster"],
         [[r + 1, data.ids[i], f"{result.scores[i]:.4g}",
+          *([] if parts is None else [f"{v:.3g}" for v in parts[i]]),
           f"{result.reconstruction_error[i]:.4g}", int(result.clusters[i])]
          for r, i in enumerate(order)], text_columns=(1,)))
     report.figure(plot_score_histogram(result.scores, order),
@@ -228,6 +266,40 @@ def build_report(data, result, title, options, extra=None):
     report.heading("Do the same in Python")
     report.raw("<pre><code>" + _python_snippet(data, result) + "</code></pre>")
     return report
+
+
+def spread_by_rank(values, n):
+    """Indices of up to ``n`` items at evenly spaced ranks of ``values``, lowest first.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_items,)
+    n : int
+
+    Returns
+    -------
+    indices : ndarray of int
+        Distinct, ordered by ``values``; the lowest and the highest item included.
+    """
+    ranked = np.argsort(np.asarray(values), kind="stable")
+    if len(ranked) <= n:
+        return ranked
+    return ranked[np.unique(np.round(np.linspace(0, len(ranked) - 1, n)).astype(int))]
+
+
+def part_label(name):
+    """A short label of the score part ``name`` for figure captions (``rec``, ``lat``).
+
+    Parameters
+    ----------
+    name : str
+        A name of ``AEAnomalyDetector.term_names_``, maybe prefixed (``image ...``).
+
+    Returns
+    -------
+    label : str
+    """
+    return str(name).replace("reconstruction", "rec").replace("latent", "lat")
 
 
 def _error_maps(result, data, order):
@@ -254,7 +326,9 @@ X = ...  # {data.description}
 detector = AEAnomalyDetector({type(ae).__name__}({args}), novelty=False,
                              random_state={result.detector.random_state!r})
 detector.fit(X)
-anomaly_score = -detector.score_samples(X)
+anomaly_score = -detector.score_samples(X)  # higher = more unusual
+parts = detector.score_parts(X)  # why: one column per detector.term_names_
+# anomaly_score equals parts.mean(axis=1); higher parts = more unusual in that term
 X_ae = X if detector.scaler_ is None else detector.scaler_.transform(X)
 codes = StandardScaler().fit_transform(detector.autoencoder_.transform(X_ae))
 clusters = HDBSCAN(min_cluster_size={result.min_cluster_size}, min_samples=5,

@@ -39,9 +39,44 @@ def _show(ax, image, title=None, vmin=0.0, vmax=1.0, cmap=None):
         ax.set_title(title, fontsize=8, **_PLAIN)
 
 
-def _short(text, width=18):
+def shorten(text, width=18):
+    """``text`` cut in the middle to at most ``width`` characters, start and end kept.
+
+    File names and ids differ at their start (a folder, a prefix) and at their end (a
+    number, a suffix), so both are kept: ``particle_0…_0042.png``.
+
+    Parameters
+    ----------
+    text : object
+        Converted with ``str`` first.
+    width : int, default=18
+        Most characters returned, the ellipsis ``…`` included; at least 3.
+
+    Returns
+    -------
+    short : str
+
+    Examples
+    --------
+    >>> from skae.plotting._report_figures import shorten
+    >>> shorten("particle_000000_0042.png", 20)
+    'particle_0…_0042.png'
+    >>> shorten("density_of_ash", 20)
+    'density_of_ash'
+    """
     text = str(text)
-    return text if len(text) <= width else "…" + text[-(width - 1):]
+    if width < 3:
+        raise ValueError(f"width must be at least 3, got {width!r}.")
+    if len(text) <= width:
+        return text
+    tail = (width - 1) // 2
+    head = width - 1 - tail
+    return text[:head] + "…" + text[len(text) - tail:]
+
+
+def _caption_below(ax, text, fontsize=7):
+    """``text`` (from the data: drawn plainly) under the thumbnail ``ax``."""
+    ax.set_xlabel(text, fontsize=fontsize, labelpad=2, **_PLAIN)
 
 
 def plot_training_curve(loss_curve):
@@ -68,8 +103,9 @@ def plot_training_curve(loss_curve):
     return fig
 
 
-def plot_reconstructions(X, X_rec, ids, is_image, feature_names=None, n=8):
-    """The first items above their reconstructions (images), or their profiles (tables).
+def plot_reconstructions(X, X_rec, ids, is_image, feature_names=None, n=8, indices=None,
+                         notes=None):
+    """Items above their reconstructions (images), or their profiles (tables).
 
     Parameters
     ----------
@@ -77,37 +113,47 @@ def plot_reconstructions(X, X_rec, ids, is_image, feature_names=None, n=8):
         Items as the autoencoder saw them (values in [0, 1] for images), and their
         reconstructions.
     ids : sequence of str
-        One id per item, shown as titles.
+        One id per item, shown under each item (shortened in the middle).
     is_image : bool
         Whether the items are images (else rows of a table).
     feature_names : sequence of str, default=None
         Column names of a table, shown as ticks when there are 20 or fewer.
     n : int, default=8
-        Number of items shown.
+        Number of items shown when ``indices`` is None (the first ones).
+    indices : array-like of int, default=None
+        The items to show, in that order.
+    notes : sequence of str, default=None
+        One more line of caption per shown item (e.g. its reconstruction error).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
     """
-    n = min(n, len(X))
-    if is_image:
-        fig = _figure((1.3 * n, 2.9))
-        axes = fig.subplots(2, n, squeeze=False)
-        for j in range(n):
-            _show(axes[0, j], X[j], title=_short(ids[j]))
-            _show(axes[1, j], X_rec[j])
-        axes[0, 0].set_ylabel("original", fontsize=8)
-        axes[1, 0].set_ylabel("reconstruction", fontsize=8)
-        return fig
-    return _profiles(X[:n], X_rec[:n], ids[:n], feature_names)
+    indices = np.arange(min(n, len(X))) if indices is None else np.asarray(indices, int)
+    notes = [""] * len(indices) if notes is None else list(notes)
+    if len(notes) != len(indices):
+        raise ValueError(f"notes has {len(notes)} entries for {len(indices)} items.")
+    if not is_image:
+        return _profiles(X[indices], X_rec[indices], [ids[i] for i in indices], notes,
+                         feature_names)
+    n = len(indices)
+    fig = _figure((1.3 * n + 0.6, 2.9))
+    axes = fig.subplots(2, n, squeeze=False)
+    for j, i in enumerate(indices):
+        _show(axes[0, j], X[i])
+        _show(axes[1, j], X_rec[i])
+        _caption_below(axes[1, j], "\n".join(filter(None, [shorten(ids[i]), notes[j]])))
+    axes[0, 0].set_ylabel("original", fontsize=8)
+    axes[1, 0].set_ylabel("reconstruction", fontsize=8)
+    return fig
 
 
-def _profiles(X, X_rec, titles, feature_names):
+def _profiles(X, X_rec, ids, notes, feature_names):
     """Table rows and their reconstructions as line plots, up to four in a row."""
     n = len(X)
-    n_cols = min(n, 4)
-    n_rows = int(np.ceil(n / n_cols))
-    fig = _figure((3.2 * n_cols, 2.3 * n_rows))
+    n_cols = max(min(n, 4), 1)
+    n_rows = max(int(np.ceil(n / n_cols)), 1)
+    fig = _figure((3.2 * n_cols, 2.5 * n_rows))
     axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False))
     x = np.arange(X.shape[1])
     for k, ax in enumerate(axes.ravel()):
@@ -116,12 +162,15 @@ def _profiles(X, X_rec, titles, feature_names):
             continue
         ax.plot(x, X[k], marker=".", lw=1, label="original (standardised)")
         ax.plot(x, X_rec[k], marker=".", lw=1, label="reconstruction")
-        ax.set_title(_short(titles[k]), fontsize=8, **_PLAIN)
+        title = shorten(ids[k], 30) + (f"\n{notes[k]}" if notes[k] else "")
+        ax.set_title(title, fontsize=8, **_PLAIN)
         ax.tick_params(labelsize=7)
         if feature_names is not None and len(feature_names) <= 20:
-            ax.set_xticks(x, [_short(f, 10) for f in feature_names], rotation=90, **_PLAIN)
-    axes.ravel()[0].legend(fontsize=7, frameon=False)
+            ax.set_xticks(x, [shorten(f, 12) for f in feature_names], rotation=90, **_PLAIN)
     fig.tight_layout()
+    if n:  # above the plots, where it hides no line
+        fig.legend(*axes.ravel()[0].get_legend_handles_labels(), loc="lower center",
+                   bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=7, frameon=False)
     return fig
 
 
@@ -158,7 +207,8 @@ def plot_code_map(xy, clusters, title="2-D map of the codes"):
     return fig
 
 
-def plot_typical_items(X, exemplars, is_image, feature_names=None, max_clusters=20):
+def plot_typical_items(X, exemplars, is_image, feature_names=None, max_clusters=20,
+                       ids=None):
     """Rows of typical items per cluster (images), or each cluster's mean profile (tables).
 
     Unlike :func:`skae.plotting.plot_exemplars`, which draws grayscale images only, this
@@ -177,6 +227,9 @@ def plot_typical_items(X, exemplars, is_image, feature_names=None, max_clusters=
         Column names of a table.
     max_clusters : int, default=20
         Clusters shown at most.
+    ids : sequence of str, default=None
+        One id per item; images only: shown under each thumbnail (shortened in the
+        middle).
 
     Returns
     -------
@@ -189,33 +242,100 @@ def plot_typical_items(X, exemplars, is_image, feature_names=None, max_clusters=
         return fig
     if is_image:
         n_cols = max(len(v) for v in exemplars.values())
-        fig = _figure((1.1 * n_cols + 0.8, 1.15 * len(clusters)))
+        row_height = 1.15 if ids is None else 1.45
+        fig = _figure((1.2 * n_cols + 0.9, row_height * len(clusters)))
         axes = fig.subplots(len(clusters), n_cols, squeeze=False)
         for i, c in enumerate(clusters):
             for j in range(n_cols):
                 ax = axes[i, j]
                 if j < len(exemplars[c]):
                     _show(ax, X[exemplars[c][j]])
+                    if ids is not None:
+                        _caption_below(ax, shorten(ids[exemplars[c][j]], 16), fontsize=6)
                 else:
                     ax.set_visible(False)
-            axes[i, 0].set_ylabel(f"cluster {c}", fontsize=8, rotation=0, ha="right",
-                                  va="center")
+            axes[i, 0].set_ylabel("no cluster" if c == NOISE else f"cluster {c}",
+                                  fontsize=8, rotation=0, ha="right", va="center")
         return fig
     means = np.array([X[exemplars[c]].mean(axis=0) for c in clusters])
     fig = _figure((max(6, 0.35 * X.shape[1] + 2), 0.4 * len(clusters) + 1.8))
     ax = fig.subplots()
     limit = float(np.abs(means).max()) or 1.0
     image = ax.imshow(means, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
-    ax.set_yticks(range(len(clusters)), [f"cluster {c}" for c in clusters], fontsize=8)
+    ax.set_yticks(range(len(clusters)),
+                  ["no cluster" if c == NOISE else f"cluster {c}" for c in clusters],
+                  fontsize=8)
     names = feature_names if feature_names is not None else range(X.shape[1])
-    ax.set_xticks(range(X.shape[1]), [_short(str(f), 14) for f in names], rotation=90,
+    ax.set_xticks(range(X.shape[1]), [shorten(f, 14) for f in names], rotation=90,
                   fontsize=7, **_PLAIN)
     fig.colorbar(image, ax=ax, label="mean of typical members (standardised)")
     fig.tight_layout()
     return fig
 
 
-def plot_anomalies(X, X_rec, ids, scores, order, is_image, feature_names=None, errors=None):
+def plot_gallery(X, indices, ids, is_image, feature_names=None, notes=None, n_cols=8):
+    """Thumbnails of some items with their ids under them (images), or a heat map of
+    their standardised values with ids as row labels (tables).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_items, ...)
+        Items as the autoencoder saw them.
+    indices : array-like of int
+        The items to show, in that order.
+    ids : sequence of str
+        One id per item (shortened in the middle).
+    is_image : bool
+        Whether the items are images (else rows of a table).
+    feature_names : sequence of str, default=None
+        Column names of a table.
+    notes : sequence of str, default=None
+        One more line of caption per shown item.
+    n_cols : int, default=8
+        Thumbnails per row.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    indices = np.asarray(indices, dtype=int)
+    notes = [""] * len(indices) if notes is None else list(notes)
+    if len(indices) == 0:
+        fig = _figure((5, 1))
+        fig.text(0.5, 0.5, "No items.", ha="center", va="center")
+        return fig
+    width = 18 if is_image else 30  # thumbnails are narrow; row labels have room
+    labels = ["\n".join(filter(None, [shorten(ids[i], width), note]))
+              for i, note in zip(indices, notes)]
+    if is_image:
+        n_cols = min(n_cols, len(indices))
+        n_rows = int(np.ceil(len(indices) / n_cols))
+        fig = _figure((1.3 * n_cols, 1.6 * n_rows))
+        axes = fig.subplots(n_rows, n_cols, squeeze=False)
+        for k, ax in enumerate(axes.ravel()):
+            if k >= len(indices):
+                ax.set_visible(False)
+                continue
+            _show(ax, X[indices[k]])
+            _caption_below(ax, labels[k], fontsize=6)
+        return fig
+    values = np.asarray(X[indices], dtype=float)
+    fig = _figure((max(6, 0.35 * X.shape[1] + 3), 0.3 * len(indices) + 1.8))
+    ax = fig.subplots()
+    limit = float(np.abs(values).max()) or 1.0
+    image = ax.imshow(values, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_yticks(range(len(indices)), [label.replace("\n", "  ") for label in labels],
+                  fontsize=7, **_PLAIN)
+    names = feature_names if feature_names is not None else range(X.shape[1])
+    ax.set_xticks(range(X.shape[1]), [shorten(f, 14) for f in names], rotation=90,
+                  fontsize=7, **_PLAIN)
+    fig.colorbar(image, ax=ax, label="value (standardised)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_anomalies(X, X_rec, ids, scores, order, is_image, feature_names=None, errors=None,
+                   notes=None):
     """The most anomalous items: original, reconstruction and error map (or profiles).
 
     Parameters
@@ -223,9 +343,9 @@ def plot_anomalies(X, X_rec, ids, scores, order, is_image, feature_names=None, e
     X, X_rec : ndarray of shape (n_items, ...)
         Items as the autoencoder saw them, and their reconstructions.
     ids : sequence of str
-        One id per item.
+        One id per item, shown under each item (shortened in the middle).
     scores : ndarray of shape (n_items,)
-        Anomaly score of each item (higher = more unusual), shown in the titles.
+        Anomaly score of each item (higher = more unusual), shown under each item.
     order : array-like of int
         The items to show, in that order.
     is_image : bool
@@ -234,32 +354,44 @@ def plot_anomalies(X, X_rec, ids, scores, order, is_image, feature_names=None, e
         Column names of a table.
     errors : sequence of ndarray, default=None
         Error maps of the items in ``order`` (e.g. ``AEAnomalyDetector.error_map``); by
-        default the squared difference of ``X`` and ``X_rec``. Images only.
+        default the squared difference of ``X`` and ``X_rec``. Images only; drawn on one
+        colour scale, shown by a colour bar.
+    notes : sequence of str, default=None
+        More caption per shown item, e.g. the parts of its score.
 
     Returns
     -------
     fig : matplotlib.figure.Figure
     """
-    order = np.asarray(order)
+    order = np.asarray(order, dtype=int)
     n = len(order)
-    if is_image:
-        fig = _figure((1.35 * n + 0.8, 4.3))
-        axes = fig.subplots(3, n, squeeze=False)
-        if errors is None:
-            errors = [(np.asarray(X[i], float) - np.asarray(X_rec[i], float)) ** 2
-                      for i in order]
-        errors = [np.asarray(e, float) for e in errors]
-        errors = [e.mean(axis=0) if e.ndim == 3 else e for e in errors]
-        top = max(float(max(e.max() for e in errors)), 1e-12)
-        for j, i in enumerate(order):
-            _show(axes[0, j], X[i], title=f"{_short(ids[i])}\nscore {scores[i]:.3g}")
-            _show(axes[1, j], X_rec[i])
-            _show(axes[2, j], errors[j], vmin=0, vmax=top, cmap="magma")
-        for row, name in enumerate(["original", "reconstruction", "error$^2$"]):
-            axes[row, 0].set_ylabel(name, fontsize=8)
-        return fig
-    return _profiles(X[order], X_rec[order], [f"{ids[i]} ({scores[i]:.3g})" for i in order],
-                     feature_names)
+    notes = [""] * n if notes is None else list(notes)
+    captions = ["\n".join(filter(None, [f"score {scores[i]:.3g}", note]))
+                for i, note in zip(order, notes)]
+    if not is_image:
+        return _profiles(X[order], X_rec[order], [ids[i] for i in order], captions,
+                         feature_names)
+    fig = _figure((1.35 * n + 1.6, 4.6))
+    axes = fig.subplots(3, n, squeeze=False)
+    if errors is None:
+        errors = [(np.asarray(X[i], float) - np.asarray(X_rec[i], float)) ** 2
+                  for i in order]
+    errors = [np.asarray(e, float) for e in errors]
+    errors = [e.mean(axis=0) if e.ndim == 3 else e for e in errors]
+    top = max(float(max(e.max() for e in errors)), 1e-12)
+    shown = None
+    for j, i in enumerate(order):
+        _show(axes[0, j], X[i], title=shorten(ids[i]))
+        _show(axes[1, j], X_rec[i])
+        _show(axes[2, j], errors[j], vmin=0, vmax=top, cmap="magma")
+        shown = axes[2, j].images[-1]
+        _caption_below(axes[2, j], captions[j])
+    for row, name in enumerate(["original", "reconstruction", "squared error"]):
+        axes[row, 0].set_ylabel(name, fontsize=8)
+    bar = fig.colorbar(shown, ax=list(axes[2, :]), fraction=0.02, pad=0.01)
+    bar.set_label("squared error", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+    return fig
 
 
 def plot_score_histogram(scores, order):
