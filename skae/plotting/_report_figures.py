@@ -259,16 +259,21 @@ def plot_typical_items(X, exemplars, is_image, feature_names=None, max_clusters=
         return fig
     means = np.array([X[exemplars[c]].mean(axis=0) for c in clusters])
     fig = _figure((max(6, 0.35 * X.shape[1] + 2), 0.4 * len(clusters) + 1.8))
+    rows = ["no cluster" if c == NOISE else f"cluster {c}" for c in clusters]
+    return _heat_map(fig, means, rows, feature_names, "mean of typical members (standardised)",
+                     row_fontsize=8)
+
+
+def _heat_map(fig, values, row_labels, feature_names, label, row_fontsize=7):
+    """Rows of standardised table values as a heat map on ``fig``, features as columns."""
     ax = fig.subplots()
-    limit = float(np.abs(means).max()) or 1.0
-    image = ax.imshow(means, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
-    ax.set_yticks(range(len(clusters)),
-                  ["no cluster" if c == NOISE else f"cluster {c}" for c in clusters],
-                  fontsize=8)
-    names = feature_names if feature_names is not None else range(X.shape[1])
-    ax.set_xticks(range(X.shape[1]), [shorten(f, 14) for f in names], rotation=90,
+    limit = float(np.abs(values).max()) or 1.0
+    image = ax.imshow(values, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_yticks(range(len(values)), row_labels, fontsize=row_fontsize, **_PLAIN)
+    names = feature_names if feature_names is not None else range(values.shape[1])
+    ax.set_xticks(range(values.shape[1]), [shorten(f, 14) for f in names], rotation=90,
                   fontsize=7, **_PLAIN)
-    fig.colorbar(image, ax=ax, label="mean of typical members (standardised)")
+    fig.colorbar(image, ax=ax, label=label)
     fig.tight_layout()
     return fig
 
@@ -321,17 +326,8 @@ def plot_gallery(X, indices, ids, is_image, feature_names=None, notes=None, n_co
         return fig
     values = np.asarray(X[indices], dtype=float)
     fig = _figure((max(6, 0.35 * X.shape[1] + 3), 0.3 * len(indices) + 1.8))
-    ax = fig.subplots()
-    limit = float(np.abs(values).max()) or 1.0
-    image = ax.imshow(values, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
-    ax.set_yticks(range(len(indices)), [label.replace("\n", "  ") for label in labels],
-                  fontsize=7, **_PLAIN)
-    names = feature_names if feature_names is not None else range(X.shape[1])
-    ax.set_xticks(range(X.shape[1]), [shorten(f, 14) for f in names], rotation=90,
-                  fontsize=7, **_PLAIN)
-    fig.colorbar(image, ax=ax, label="value (standardised)")
-    fig.tight_layout()
-    return fig
+    rows = [label.replace("\n", "  ") for label in labels]
+    return _heat_map(fig, values, rows, feature_names, "value (standardised)")
 
 
 def plot_anomalies(X, X_rec, ids, scores, order, is_image, feature_names=None, errors=None,
