@@ -268,12 +268,14 @@ def run_demo(args):
     if args.output:
         data = LoadedData(X, [f"{i}:{names[t]}" for i, t in enumerate(y)], True,
                           description)
-        scores = -detector.score_samples(X)
+        # Higher = more anomalous: the mean of a detector's score parts is minus its
+        # score_samples, so the images are scored once, for both.
         parts, part_names = detector.score_parts(X), detector.term_names_
+        scores = parts.mean(axis=1)
         if features is not None:
-            scores = (scores - feature_detector.score_samples(features)) / 2
-            # Both detectors have as many terms, so ``scores`` is the mean of all parts.
-            parts = np.hstack([parts, feature_detector.score_parts(features)])
+            feature_parts = feature_detector.score_parts(features)
+            scores = (scores + feature_parts.mean(axis=1)) / 2
+            parts = np.hstack([parts, feature_parts])
             part_names = ([f"image {n}" for n in part_names]
                           + [f"features {n}" for n in feature_detector.term_names_])
         result = Analysis(

@@ -164,10 +164,10 @@ def analyse(data, *, latent_dim, epochs, device, seed, map_method, min_cluster_s
     X_ae = data.X if detector.scaler_ is None else detector.scaler_.transform(data.X)
     X_shown = np.asarray(X_ae, dtype=np.float32)  # what the autoencoder sees
     codes = np.asarray(ae.transform(X_ae), dtype=np.float64)
-    # Higher = more anomalous: minus the detector's normality score.
-    scores = -detector.score_samples(data.X)
-    # Why: the parts of the score (their mean is ``scores``), one per detector term.
+    # Why an item is unusual: the parts of its score, one per detector term. Their mean
+    # is minus the detector's normality score (higher = more anomalous).
     parts = detector.score_parts(data.X)
+    scores = parts.mean(axis=1)
     xy, clusters, clusterer = map_and_cluster(codes, map_method, min_cluster_size, seed)
     return Analysis(
         detector=detector, autoencoder=ae, X_shown=X_shown, codes=codes, scores=scores,
