@@ -118,7 +118,8 @@ def build_parser():
                               "wrote them and nobody changed them since; other files "
                               "there are kept")
         sub.add_argument("--quiet", action="store_true",
-                         help="no progress bars or training log")
+                         help="print only the results: no training log and no status "
+                              "lines")
 
     demo = commands.add_parser(
         "demo", formatter_class=formatter,
@@ -168,7 +169,10 @@ def build_parser():
             "and rank the items by how unusual they are.\n\n"
             "PATH is one of:\n"
             "  - a folder of images (.png, .tif, .tiff, .jpg, .jpeg; subfolders included),\n"
-            "    grayscale or colour, all of one size (or use --resize);\n"
+            "    grayscale or colour, all of one size (or use --resize); 8-bit values are\n"
+            "    divided by 255, 16-bit and float TIFFs scaled to [0, 1] over the whole\n"
+            "    set (as skae.datasets.load_images(PATH) reads them);\n"
+            "  - one multi-page TIFF file (a stack): each page is one item;\n"
             "  - a .npy or .npz array: (items, features) is a table, (items, H, W) grayscale\n"
             "    images, (items, C, H, W) or (items, H, W, C) multichannel images;\n"
             "  - a .csv table with a header row, one row per item: its numeric columns are\n"
@@ -182,10 +186,12 @@ def build_parser():
             "               the item is in each term, higher = more unusual; anomaly_score\n"
             "               is their mean), reconstruction_error, map_x, map_y (2-D map),\n"
             "               code_0, code_1, ... (the learned code)\n"
-            "  report.html  one self-contained page: training curve, reconstructions, the\n"
-            "               map coloured by cluster, typical items of each cluster, items in\n"
-            "               no cluster, the most anomalous items with the parts of their\n"
-            "               score and maps of where they differ.\n"
+            "  report.html  one self-contained page that works offline: training curve,\n"
+            "               reconstructions, an interactive map coloured by cluster (hover\n"
+            "               a point to see the item; search by id), typical items of each\n"
+            "               cluster, items in no cluster, the most anomalous items with the\n"
+            "               parts of their score, maps of where they differ and their\n"
+            "               nearest normal items.\n"
             "  .skae-output.json  which files skae wrote, with their SHA-256 (--overwrite\n"
             "               replaces nothing else).\n"
             "skae reads only PATH (symbolic links leading out of a folder are skipped) and\n"
@@ -199,7 +205,8 @@ def build_parser():
             "  skae explore features.csv --id-column sample_id --overwrite\n"
         ),
     )
-    explore.add_argument("path", metavar="PATH", help="folder of images, .npy/.npz or .csv")
+    explore.add_argument("path", metavar="PATH",
+                         help="folder of images, a multi-page TIFF, .npy/.npz or .csv")
     explore.add_argument("--output", metavar="FOLDER", default=None,
                          help="where to write results.csv and report.html (default: "
                               "<name of PATH>_skae in the current folder); must not exist "

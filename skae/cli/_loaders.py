@@ -11,7 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
+from ..datasets import load_images
+from ..datasets._images import (
+    IMAGE_SUFFIXES,
+    ImageLoadError,
+    resize_images,
+    scale_images,
+)
+
+_RESIZE_OPTION = "Give --resize HEIGHT WIDTH to bring them all to one size."
 _SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -101,57 +109,12 @@ class LoadedData:
                                  f"{len(self.ids)} items.")
 
 
-def _scale_images(images, all_uint8):
-    """uint8 -> /255; anything else -> global min-max to [0, 1] (one scale for all)."""
-    images = np.asarray(images, dtype=np.float32)
-    if all_uint8:
-        return images / 255.0, "8-bit values divided by 255"
-    low, high = float(images.min()), float(images.max())
-    if low >= 0.0 and high <= 1.0:
-        return images, "values already in [0, 1]"
-    span = high - low if high > low else 1.0
-    return (images - low) / span, f"values min-max scaled from [{low:.4g}, {high:.4g}]"
-
-
-def resize_images(images, size):
-    """Resize a stack ``(n, H, W)`` or ``(n, C, H, W)`` to ``size``, with anti-aliasing.
-
-    Parameters
-    ----------
-    images : ndarray of shape (n, H, W) or (n, C, H, W)
-    size : tuple of int
-        ``(height, width)`` after resizing.
-
-    Returns
-    -------
-    resized : ndarray of float32
-    """
-    from skimage.transform import resize
-
-    lead = images.shape[:-2]
-    return resize(images, (*lead, *size), order=1, anti_aliasing=True,
-                  preserve_range=True).astype(np.float32)
-
-
-def _pil_to_array(image):
-    """PIL image -> (array, is_colour): gray as (H, W), colour as (3, H, W)."""
-    if image.mode in ("1", "L", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        return np.asarray(image), False
-    if image.mode == "LA":
-        return np.asarray(image.convert("L")), False
-    rgb = np.asarray(image.convert("RGB"))
-    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):
-        return rgb[..., 0], False  # gray stored as RGB
-    return np.moveaxis(rgb, -1, 0), True
-
-
 def load_image_folder(folder, resize=None):
-    """All PNG/TIFF/JPEG images under ``folder`` (subfolders too) as one float32 stack.
+    """The images of ``folder`` (or of one multi-page TIFF file) as ``explore`` reads them.
 
-    Grayscale images give ``(n, H, W)``; if any image is in colour, all are read as RGB,
-    ``(n, 3, H, W)``. 8-bit images are divided by 255; 16-bit or float images are
-    min-max scaled to [0, 1] over the whole set. Without ``resize`` all images must have
-    one size; with ``resize=(H, W)`` each is resized (bilinear, anti-aliased).
+    :func:`skae.datasets.load_images` reads them; its errors become :class:`InputError`
+    (with the CLI's ``--resize`` option as the cure for mixed sizes) and its warnings
+    (skipped symbolic links) are printed as ``skae: warning:`` lines.
 
     Parameters
     ----------
@@ -162,100 +125,34 @@ def load_image_folder(folder, resize=None):
     Returns
     -------
     data : LoadedData
-        Ids are the file paths relative to ``folder``.
+        Ids are the file paths relative to ``folder`` (``name[page]`` for the pages of a
+        multi-page TIFF).
 
     Raises
     ------
     InputError
-        If there are no images, some cannot be read, or their sizes differ (without
-        ``resize``).
+        If there are under 2 images, some cannot be read, or their sizes differ
+        (without ``resize``).
     """
-    from PIL import Image, UnidentifiedImageError
-
-    folder = Path(folder)
-    files = _image_files(folder)
-    if not files:
-        raise InputError(
-            f"No images found in folder '{folder}': looked for "
-            f"{', '.join(IMAGE_SUFFIXES)} files, also in subfolders."
-        )
-    arrays, colour, bad = [], [], []
-    for file in files:
-        try:
-            with warnings.catch_warnings():
-                # Images of over Image.MAX_IMAGE_PIXELS pixels (PIL's guard against
-                # decompression bombs) are refused, not just warned about.
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(file) as image:
-                    image.load()
-                    array, is_colour = _pil_to_array(image)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
-                Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            bad.append(f"{file.relative_to(folder)} ({type(exc).__name__}: {exc})")
-            continue
-        arrays.append(array)
-        colour.append(is_colour)
-    if bad:
-        shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
-        raise InputError(
-            f"Cannot read {len(bad)} of {len(files)} image file(s) in '{folder}': {shown}. "
-            "Fix or remove them and run again."
-        )
-    any_colour = any(colour)
-    if any_colour:  # one layout for all: gray images repeated into 3 channels
-        arrays = [a if c else np.repeat(a[None], 3, axis=0) for a, c in zip(arrays, colour)]
-    all_uint8 = all(a.dtype == np.uint8 for a in arrays)
-    sizes = {}
-    for file, array in zip(files, arrays):
-        sizes.setdefault(array.shape[-2:], []).append(file)
-    if resize is not None:
-        arrays = [resize_images(a.astype(np.float32)[None], resize)[0] for a in arrays]
-    elif len(sizes) > 1:
-        parts = [
-            f"{len(v)} of {h}x{w} pixels (e.g. {v[0].relative_to(folder)})"
-            for (h, w), v in sorted(sizes.items(), key=lambda kv: -len(kv[1]))
-        ]
-        raise InputError(
-            f"The images in '{folder}' have {len(sizes)} different sizes: "
-            + "; ".join(parts[:4])
-            + ". Give --resize HEIGHT WIDTH to bring them all to one size."
-        )
-    images, how = _scale_images(np.stack(arrays), all_uint8)
-    ids = [str(f.relative_to(folder)) for f in files]
-    kind = "RGB" if any_colour else "grayscale"
-    shape = "x".join(str(s) for s in images.shape[-2:])
-    resized = " (resized)" if resize is not None else ""
-    return LoadedData(images, ids, True,
-                   f"{len(files)} {kind} images of {shape} pixels{resized} from folder "
-                   f"'{folder}'; {how}.")
-
-
-def _image_files(folder):
-    """Image files under ``folder``, sorted; hidden ones (a name part starting with ".")
-    are left out, and so are symbolic links that lead outside ``folder`` (with a
-    warning): the CLI reads nothing but what lies in the folder it was given."""
-    root = folder.resolve()
-    files, outside = [], []
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder)
-        if path.suffix.lower() not in IMAGE_SUFFIXES or any(
-            part.startswith(".") for part in relative.parts
-        ):
-            continue
-        try:
-            target = path.resolve(strict=True)
-        except (OSError, RuntimeError):  # a broken link or a loop of links
-            continue
-        if not target.is_relative_to(root):
-            outside.append(f"{relative} -> {target}")
-        elif target.is_file():  # not a folder, FIFO or device that only looks like one
-            files.append(path)
-    if outside:
-        shown = "; ".join(sorted(outside)[:3]) + (
-            f"; and {len(outside) - 3} more" if len(outside) > 3 else "")
-        warn(f"skipped {len(outside)} symbolic link(s) in '{folder}' that lead outside "
-              f"it: {shown}.")
-    return sorted(files)
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            images = load_images(folder, resize=resize)
+    except ImageLoadError as exc:
+        remedy = _RESIZE_OPTION if exc.kind == "sizes" else exc.remedy
+        raise InputError(f"{exc.problem} {remedy}".strip()) from None
+    finally:  # outside catch_warnings: what is not printed here is warned as usual
+        for caught_warning in caught:
+            if issubclass(caught_warning.category, UserWarning):
+                warn(str(caught_warning.message))
+            else:
+                warnings.warn_explicit(caught_warning.message, caught_warning.category,
+                                       caught_warning.filename, caught_warning.lineno)
+    if len(images.ids) < 2:
+        raise InputError(f"'{folder}' holds {len(images.ids)} image(s); skae needs at "
+                         "least 2.")
+    return LoadedData(images.images, images.ids, True, images.DESCR)
 
 
 def load_array_file(path, key=None, resize=None):
@@ -328,7 +225,7 @@ def load_array_file(path, key=None, resize=None):
                        f"{source}.", [f"x{j}" for j in range(array.shape[1])])
     if array.ndim == 4 and array.shape[-1] in (1, 3, 4) and array.shape[1] not in (1, 3, 4):
         array = np.moveaxis(array, -1, 1)  # channels-last -> channels-first
-    images, how = _scale_images(array, array.dtype == np.uint8)
+    images, how, _ = scale_images(array, array.dtype == np.uint8)
     if resize is not None:
         images = resize_images(images, resize)
     shape = "x".join(str(s) for s in images.shape[1:])
@@ -422,7 +319,8 @@ def _is_number(value):
 
 
 def load_input(path, resize=None, key=None, id_column=None):
-    """Read ``path`` by what it is: a folder of images, a .npy/.npz array or a .csv/.tsv.
+    """Read ``path`` by what it is: a folder of images, an image file (the pages of a
+    multi-page TIFF), a .npy/.npz array or a .csv/.tsv.
 
     Parameters
     ----------
@@ -451,6 +349,8 @@ def load_input(path, resize=None, key=None, id_column=None):
     if not path.is_file():  # a FIFO or a device would block or never end
         raise InputError(f"'{path}' is not a regular file or a folder.")
     suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:  # one image file: a multi-page TIFF, one item a page
+        return load_image_folder(path, resize)
     if suffix in (".npy", ".npz"):
         return load_array_file(path, key, resize)
     if suffix in (".csv", ".tsv"):
@@ -459,5 +359,6 @@ def load_input(path, resize=None, key=None, id_column=None):
         return load_csv(path, id_column)
     raise InputError(
         f"Don't know how to read '{path}': give a folder of images "
-        f"({', '.join(IMAGE_SUFFIXES)}), a .npy/.npz array or a .csv/.tsv table."
+        f"({', '.join(IMAGE_SUFFIXES)}), a multi-page TIFF, a .npy/.npz array or a "
+        ".csv/.tsv table."
     )
