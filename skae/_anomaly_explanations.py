@@ -9,7 +9,38 @@ from sklearn.utils.validation import check_is_fitted
 
 
 class ScoreExplanationsMixin:
-    """``reconstruct``, ``error_map`` and ``score_parts`` of a fitted detector."""
+    """``encode``, ``reconstruct``, ``error_map`` and ``score_parts`` of a fitted detector."""
+
+    def encode(self, X):
+        """The codes of ``X``: the fitted autoencoder's ``transform``, after the scaling.
+
+        The detector standardises the features of tables before its autoencoder sees them
+        (``scaler_``); ``encode`` applies the same scaling, so its codes are those the
+        code-distance term of the score is computed from. Use them to map or cluster
+        the samples the detector ranks.
+
+        Parameters
+        ----------
+        X : array-like of the sample shape seen at ``fit``
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, latent_dim), float32
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AEAnomalyDetector, DenseAutoEncoder
+        >>> X = np.random.default_rng(0).normal(size=(60, 6)).astype("float32")
+        >>> ae = DenseAutoEncoder(latent_dim=2, hidden_layer_sizes=(8,), max_epochs=2,
+        ...                       random_state=0)
+        >>> AEAnomalyDetector(ae, novelty=False, random_state=0).fit(X).encode(X).shape
+        (60, 2)
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        return np.asarray(self.autoencoder_.transform(self._to_autoencoder_input(X)),
+                          dtype=np.float32)
 
     def score_parts(self, X):
         """The parts of the score: how unusual each sample is in each term of ``method``.

@@ -33,7 +33,9 @@ __all__ = [
     "ClusterReport",
     "cluster_accuracy",
     "cluster_report",
+    "default_min_cluster_size",
     "map_2d",
+    "map_and_cluster",
     "plot_cluster_map",
     "plot_exemplars",
     "predict_clusters",
@@ -291,6 +293,16 @@ def map_and_cluster(codes, method="umap", min_cluster_size=None, random_state=No
     clusterer : hdbscan.HDBSCAN
         The fitted clusterer (its ``cluster_selection_method`` says which selection
         was kept).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae.discovery import map_and_cluster
+    >>> rng = np.random.default_rng(0)
+    >>> codes = np.vstack([rng.normal(0, 0.1, (30, 4)), rng.normal(3, 0.1, (30, 4))])
+    >>> xy, labels, clusterer = map_and_cluster(codes, "pca", min_cluster_size=10)
+    >>> xy.shape, sorted(set(labels.tolist()))
+    ((60, 2), [0, 1])
     """
     from hdbscan import HDBSCAN
     from sklearn.decomposition import PCA

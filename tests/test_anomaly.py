@@ -377,3 +377,25 @@ def test_score_parts_explain_the_score():
     np.testing.assert_allclose(-parts.mean(axis=1), detector.score_samples(X_new))
     # Far-off samples are more unusual in every part.
     assert (parts[5:] > parts[:5]).all()
+
+
+def test_encode_gives_the_codes_of_the_scaled_input():
+    """``encode`` scales as the detector does before its autoencoder's ``transform``:
+    the codes the latent term is computed from, and they differ from unscaled codes."""
+    rng = np.random.RandomState(0)
+    X = (rng.normal(size=(120, 6)) * [1, 10, 100, 1, 1, 1000]).astype(np.float32)
+    detector = AEAnomalyDetector(
+        DenseAutoEncoder(latent_dim=3, hidden_layer_sizes=(8,), max_epochs=3, random_state=0),
+        random_state=0,
+    ).fit(X)
+    assert detector.scaler_ is not None
+    X_before = X.copy()
+    codes = detector.encode(X[:20])
+    np.testing.assert_array_equal(X, X_before)
+    assert codes.shape == (20, 3) and codes.dtype == np.float32
+    expected = detector.autoencoder_.transform(detector.scaler_.transform(X[:20]))
+    np.testing.assert_allclose(codes, expected, rtol=1e-5, atol=1e-6)
+    unscaled = detector.autoencoder_.transform(X[:20])
+    assert not np.allclose(codes, unscaled, atol=1e-3)
+    with pytest.raises(ValueError, match="features"):
+        detector.encode(X[:5, :4])

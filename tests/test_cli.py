@@ -68,10 +68,15 @@ def _check_outputs(folder, n_items, ids=None, latent_dim=4, metadata=(),
     if ids is not None:
         assert table["id"].astype(str).tolist() == ids
     page = (folder / "report.html").read_text(encoding="utf-8")
-    sources = re.findall(r'<img src="([^"]+)"', page)
+    # The page's own <img> tags, not strings inside its inlined JavaScript.
+    markup = re.sub(r"<script\b.*?</script>", "", page, flags=re.S)
+    sources = re.findall(r'<img src="([^"]+)"', markup)
     assert len(sources) >= 6
     assert all(s.startswith("data:image/png;base64,") for s in sources)
-    assert "http://" not in page and "https://" not in page  # self-contained
+    # Self-contained: nothing is fetched (inlined JavaScript may mention URLs as text).
+    assert not re.search(r"""<(script|img|link|iframe)\b[^>]*\b(src|href)=["']?(https?:)?//""",
+                         markup)
+    assert not re.search(r"<script\b[^>]*\bsrc=", page)  # every script inlined
     return table, page
 
 
@@ -298,7 +303,8 @@ def test_report_renders_in_headless_chromium(tmp_path, capsys):
     page = (out / "report.html").read_text(encoding="utf-8")
     checked = tmp_path / "checked.html"
     checked.write_text(page.replace("</body>", CHECK_IMAGES + "</body>"), encoding="utf-8")
-    n_images = len(re.findall(r"<img ", page))
+    # The page's own <img> tags (its inlined JavaScript holds "<img " in strings).
+    n_images = len(re.findall(r"<img ", re.sub(r"<script\b.*?</script>", "", page, flags=re.S)))
     result = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -330,3 +336,93 @@ def test_training_log_without_a_terminal_has_no_progress_frames_or_colours(capsy
     log = captured.out + captured.err
     assert "train_loss" in log
     assert "\r" not in log and "\x1b[" not in log
+
+
+def test_piped_output_is_wrapped_and_every_stage_is_timed(tmp_path, capsys, monkeypatch):
+    """Without a terminal the text is wrapped to $COLUMNS at word boundaries, and every
+    stage says when it starts and how long it took."""
+    monkeypatch.setenv("COLUMNS", "61")  # wrap to 60 columns
+    folder = _write_pngs(tmp_path / "pngs", _shapes(30))
+    fast = [a for a in FAST if a != "--quiet"]
+    code, stdout, err = _run(["explore", folder, "--output", tmp_path / "out", "--map",
+                              "pca", *fast], capsys)
+    assert code == 0, err
+    lines = stdout.splitlines()
+    # A line may pass the width only when it is one word (a long path), never mid-word.
+    assert all(len(line) <= 60 or len(line.split()) == 1 for line in lines), stdout
+    assert any(len(line) > 45 for line in lines)  # the long sentences were wrapped, not cut
+    words = " ".join(stdout.split())
+    assert "skae explore: 30 grayscale images of 16x16 pixels" in words
+    for stage in ("Reading", "Training ConvAutoEncoder", "Scoring the 30 items",
+                  "Mapping and clustering the codes (PCA + HDBSCAN)",
+                  "Reconstructing the items", "Writing results.csv and report.html"):
+        starts = [i for i, line in enumerate(lines) if line.startswith(stage)]
+        assert len(starts) == 1, (stage, stdout)
+        rest = lines[starts[0]:]
+        assert any(re.fullmatch(r"\s*\.\.\. done in [0-9.]+ s", line) for line in rest)
+    done = [line for line in lines if "... done in" in line]
+    assert len(done) == 6
+    assert "\r" not in stdout and "\x1b[" not in stdout
+
+
+def test_quiet_prints_only_the_results(tmp_path, capsys):
+    folder = _write_pngs(tmp_path / "pngs", _shapes(30))
+    code, stdout, err = _run(["explore", folder, "--output", tmp_path / "out", "--map",
+                              "pca", *FAST], capsys)
+    assert code == 0, err
+    assert "done in" not in stdout and "train_loss" not in stdout
+    assert "cluster(s); sizes" in stdout and "Wrote" in stdout
+
+
+@pytest.mark.parametrize("data", ["particles"])  # "fashion" passes too, in 1 min more
+def test_demo_python_code_does_what_the_demo_did(data, tmp_path, capsys):
+    """The report's "Do the same in Python" block of the demo, run as it is, flags the
+    same number of core items and finds the same clusters as the demo."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from skae.cli import _demo, build_parser
+
+    argv = ["demo", "--data", data, "--epochs", "2", "--latent-dim", "4", "--quiet",
+            "--device", "cpu", "--min-cluster-size", "5", "--output", str(tmp_path / "o")]
+    if data == "particles":
+        argv += ["--n-images", "96", "--image-size", "32"]
+    captured = {}
+    original = _demo.demo_python_code
+
+    def keep(*args, **kwargs):
+        captured["code"] = original(*args, **kwargs)
+        return captured["code"]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_demo, "demo_python_code", keep)
+        args = build_parser().parse_args(argv)
+        assert _demo.run_demo(args) == 0
+    stdout = " ".join(capsys.readouterr().out.split())
+    flagged = int(re.search(r"false discovery rate .*?: (\d+) core images", stdout).group(1))
+    ari = float(re.search(r"adjusted Rand index ([-0-9.]+)", stdout).group(1))
+    namespace = {}
+    exec(compile(captured["code"], "<demo snippet>", "exec"), namespace)
+    assert int(namespace["flagged"].sum()) == flagged
+    assert round(adjusted_rand_score(namespace["y"], namespace["clusters"]), 3) == ari
+
+
+def test_explore_python_code_repeats_the_analysis(tmp_path, capsys):
+    """The report's "Do the same in Python" block, run as it is on the same folder,
+    gives the scores and clusters that results.csv holds."""
+    import html
+
+    folder = _write_pngs(tmp_path / "pngs", _shapes(30))
+    out = tmp_path / "out"
+    code, _, err = _run(["explore", folder, "--output", out, "--map", "pca", *FAST], capsys)
+    assert code == 0, err
+    page = (out / "report.html").read_text(encoding="utf-8")
+    block = page.split("Do the same in Python", 1)[1]
+    snippet = html.unescape(re.search(r"<pre><code>(.*?)</code></pre>", block, re.S).group(1))
+    assert "scaler_" not in snippet and "autoencoder_" not in snippet
+    namespace = {}
+    exec(compile(snippet, "<explore snippet>", "exec"), namespace)
+    capsys.readouterr()
+    table = pd.read_csv(out / "results.csv")
+    np.testing.assert_allclose(namespace["anomaly_score"], table["anomaly_score"],
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(namespace["clusters"], table["cluster"])

@@ -10,14 +10,21 @@ from skae.cli._loaders import LoadedData
 from skae.discovery import cluster_report
 from skae.plotting import _report_figures as figures
 
-FAST = dict(latent_dim=2, epochs=1, device="cpu", seed=0, map_method="pca",
-            min_cluster_size=5, verbose=0)
+FAST = {"latent_dim": 2, "epochs": 1, "device": "cpu", "seed": 0, "map_method": "pca",
+        "min_cluster_size": 5, "verbose": 0}
 LONG = [f"particle_{i:06d}_of_the_core_{i:04d}.png" for i in range(24)]
 
 
 def _images(n=24, size=8, seed=0):
     rng = np.random.default_rng(seed)
     return rng.uniform(0, 1, (n, size, size)).astype(np.float32)
+
+
+def python_block(html):
+    """The code of the report's "Do the same in Python" section (bokeh's inlined
+    JavaScript holds ``<pre><code>`` too)."""
+    return re.search(r"<h2>Do the same in Python</h2>\s*<pre><code>(.*?)</code></pre>",
+                     html, re.DOTALL).group(1)
 
 
 def _visible_labels(fig):
@@ -120,7 +127,7 @@ def test_reconstructions_are_a_spread_said_in_the_caption(page):
 def test_python_block_wraps_and_uses_public_api_only(page):
     _, html = page
     assert re.search(r"pre \{[^}]*white-space: pre-wrap", html)
-    code = re.search(r"<pre><code>(.*?)</code></pre>", html, re.S).group(1)
+    code = python_block(html)
     assert "score_parts(X)" in code
     assert not re.search(r"(?<![\w])_[a-z]\w*|\._[a-z]", code)  # no private names
     assert "skae._" not in code

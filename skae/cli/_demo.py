@@ -25,6 +25,7 @@ from ._interrupts import INTERRUPTS
 from ._loaders import InputError, LoadedData, printable, resize_images
 from ._output import check_output_folder, write_outputs
 from ._report import html_table
+from ._status import Status, format_seconds
 
 FASHION_DEFAULT_UNKNOWN = ("Trouser", "Bag")
 
@@ -140,14 +141,16 @@ def run_demo(args):
 
     if args.output:
         check_output_folder(args.output, args.overwrite)
+    status = Status(quiet=args.quiet)
     started = time.perf_counter()
-    X, y, names, is_control, unknown, description, features = _demo_data(args)
+    with status.stage(f"Loading the {args.data} data"):
+        X, y, names, is_control, unknown, description, features = _demo_data(args)
     unknown_ids = [names.index(u) for u in unknown]
     is_unknown = np.isin(y, unknown_ids)
     core = ~is_control
-    print(f"skae demo ({args.data}): {description}", flush=True)
-    print(f"{int(is_control.sum())} control images, {int(core.sum())} core images "
-          f"({int((core & is_unknown).sum())} of unknown classes).", flush=True)
+    status.say(f"skae demo ({args.data}): {description}", indent="  ")
+    status.say(f"{int(is_control.sum())} control images, {int(core.sum())} core images "
+               f"({int((core & is_unknown).sum())} of unknown classes).", indent="  ")
 
     def autoencoder():  # skae's default for images: a ConvAutoEncoder
         return default_autoencoder(X, random_state=args.seed, latent_dim=args.latent_dim,
@@ -155,11 +158,11 @@ def run_demo(args):
                                    verbose=0 if args.quiet else 1)
 
     # 1. Representation: an autoencoder on every image, labelled or not.
-    print(f"\n[1/4] ConvAutoEncoder on all {len(X)} images (epochs: {args.epochs})",
-          flush=True)
-    ae = autoencoder().fit(X)
-    INTERRUPTS.check()
-    codes = ae.transform(X)
+    with status.stage(f"[1/4] ConvAutoEncoder on all {len(X)} images "
+                      f"(epochs: {args.epochs})"):
+        ae = autoencoder().fit(X)
+        INTERRUPTS.check()
+        codes = ae.transform(X)
 
     # What the classifier and the clustering see: the codes, and for the particles also
     # their 34 measured features (both standardised, side by side).
@@ -169,7 +172,6 @@ def run_demo(args):
     seen = "codes" if features is None else "codes + 34 features"
 
     # 2. Known classes: a classifier on the codes of the labelled control set.
-    print(f"[2/4] Classifier on the {seen} of the control set", flush=True)
     known_core = core & ~is_unknown
 
     def accuracy_of(Z):
@@ -177,15 +179,18 @@ def run_demo(args):
         classifier.fit(Z[is_control], y[is_control])
         return classifier.score(Z[known_core], y[known_core])
 
-    accuracy = accuracy_of(represent)
-    accuracy_codes = accuracy if features is None else accuracy_of(codes)
+    with status.stage(f"[2/4] Classifier on the {seen} of the control set"):
+        accuracy = accuracy_of(represent)
+        accuracy_codes = accuracy if features is None else accuracy_of(codes)
 
     # 3. Unknown classes: an anomaly detector trained on the control set only.
-    print(f"\n[3/4] AEAnomalyDetector trained on the {int(is_control.sum())} control "
-          "images", flush=True)
-    detector = AEAnomalyDetector(autoencoder(), random_state=args.seed).fit(X[is_control])
-    INTERRUPTS.check()
-    normality = detector.score_samples(X[core])
+    with status.stage(f"[3/4] AEAnomalyDetector trained on the {int(is_control.sum())} "
+                      "control images"):
+        detector = AEAnomalyDetector(autoencoder(), random_state=args.seed)
+        detector.fit(X[is_control])
+        INTERRUPTS.check()
+    with status.stage(f"      Scoring the {int(core.sum())} core images"):
+        normality = detector.score_samples(X[core])
     auroc_images = roc_auc_score(is_unknown[core], -normality)
     auroc_rec = roc_auc_score(is_unknown[core],
                               detector.autoencoder_.reconstruction_error(X[core]))
@@ -193,9 +198,10 @@ def run_demo(args):
         # A second detector on the measured features (a DenseAutoEncoder on standardised
         # columns). Both scores are robust z-scores (0 = typical control item), so their
         # mean is the combined evidence.
-        feature_detector = AEAnomalyDetector(random_state=args.seed)
-        feature_detector.fit(features[is_control])
-        INTERRUPTS.check()
+        with status.stage("      AEAnomalyDetector on the 34 measured features"):
+            feature_detector = AEAnomalyDetector(random_state=args.seed)
+            feature_detector.fit(features[is_control])
+            INTERRUPTS.check()
         feature_normality = feature_detector.score_samples(features[core])
         auroc_features = roc_auc_score(is_unknown[core], -feature_normality)
         normality = (normality + feature_normality) / 2
@@ -205,11 +211,12 @@ def run_demo(args):
                            None if features is None else features[is_control])
 
     # 4. Discovery: clusters of the codes.
-    print(f"[4/4] UMAP + HDBSCAN on the {seen}", flush=True)
     min_cluster_size = args.min_cluster_size or default_min_cluster_size(len(X))
-    xy, clusters, clusterer = map_and_cluster(represent, "umap", min_cluster_size, args.seed)
-    report = cluster_report(clusters, embedding=represent, n_exemplars=8)
-    INTERRUPTS.check()
+    with status.stage(f"[4/4] UMAP + HDBSCAN on the {seen}"):
+        xy, clusters, clusterer = map_and_cluster(represent, "umap", min_cluster_size,
+                                                  args.seed)
+        report = cluster_report(clusters, embedding=represent, n_exemplars=8)
+        INTERRUPTS.check()
     elapsed = time.perf_counter() - started
 
     lines = [
@@ -262,38 +269,43 @@ def run_demo(args):
                          f"which is {purity:.0%} '{u}'.")
         else:
             lines.append(f"Unknown '{u}': in no cluster.")
-    lines.append(f"(* = class held out as unknown.) Total time {elapsed:.0f} s.")
-    print("\n".join(lines), flush=True)
+    lines.append(f"(* = class held out as unknown.) Total time {format_seconds(elapsed)}.")
+    Status().say("\n".join(lines), indent="  ")  # the results, even with --quiet
 
     if args.output:
         data = LoadedData(X, [f"{i}:{names[t]}" for i, t in enumerate(y)], True,
                           description)
-        # Higher = more anomalous: the mean of a detector's score parts is minus its
-        # score_samples, so the images are scored once, for both.
-        parts, part_names = detector.score_parts(X), detector.term_names_
-        scores = parts.mean(axis=1)
-        if features is not None:
-            feature_parts = feature_detector.score_parts(features)
-            scores = (scores + feature_parts.mean(axis=1)) / 2
-            parts = np.hstack([parts, feature_parts])
-            part_names = ([f"image {n}" for n in part_names]
-                          + [f"features {n}" for n in feature_detector.term_names_])
-        result = Analysis(
-            detector=detector, autoencoder=ae, X_shown=X, codes=codes, scores=scores,
-            xy=xy, clusters=clusters, clusterer=clusterer, cluster_report=report,
-            min_cluster_size=min_cluster_size, fit_seconds=elapsed, score_parts=parts,
-            score_part_names=part_names,
-        )
+        with status.stage(f"Scoring and reconstructing all {len(X)} images for the "
+                          "report"):
+            # Higher = more anomalous: the mean of a detector's score parts is minus its
+            # score_samples, so the images are scored once, for both.
+            parts, part_names = detector.score_parts(X), detector.term_names_
+            scores = parts.mean(axis=1)
+            if features is not None:
+                feature_parts = feature_detector.score_parts(features)
+                scores = (scores + feature_parts.mean(axis=1)) / 2
+                parts = np.hstack([parts, feature_parts])
+                part_names = ([f"image {n}" for n in part_names]
+                              + [f"features {n}" for n in feature_detector.term_names_])
+            result = Analysis(
+                detector=detector, autoencoder=ae, X_shown=X, codes=codes, scores=scores,
+                xy=xy, clusters=clusters, clusterer=clusterer, cluster_report=report,
+                min_cluster_size=min_cluster_size, fit_seconds=elapsed,
+                score_parts=parts, score_part_names=part_names,
+            )
         extra = [("text", line) for line in lines[3:7]]
         extra.append(("html", html_table(["cluster", "size", "composition"], composition,
                                          text_columns=(2,))))
         options = {"data": args.data, "unknown": ", ".join(unknown),
                    "latent size": args.latent_dim, "epochs": args.epochs,
                    "seed": args.seed}
-        write_outputs(args.output, data, result, f"skae demo: {args.data}", options,
-                      args.overwrite, extra, command="demo")
-        print(printable(f"Wrote {Path(args.output) / 'results.csv'} and "
-                        f"{Path(args.output) / 'report.html'}"))
+        with status.stage("Writing results.csv and report.html"):
+            code = demo_python_code(args, ae, unknown, features is not None,
+                                    min_cluster_size)
+            write_outputs(args.output, data, result, f"skae demo: {args.data}", options,
+                          args.overwrite, extra, command="demo", python_code=code)
+        Status().say(printable(f"Wrote {Path(args.output) / 'results.csv'} and "
+                               f"{Path(args.output) / 'report.html'}"), indent="  ")
     return 0
 
 
@@ -304,3 +316,100 @@ def _composition(labels, names, unknown, top=3):
         f"{names[k]}{'*' if names[k] in unknown else ''} {counts[k] / len(labels):.0%}"
         for k in order if counts[k]
     )
+
+
+def demo_python_code(args, ae, unknown, with_features, min_cluster_size):
+    """What the demo did, as Python with skae's public API (shown in its report).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The demo's options.
+    ae : ConvAutoEncoder
+        The fitted autoencoder of the demo (its parameters are written out).
+    unknown : list of str
+        The kinds or classes held out of the control set.
+    with_features : bool
+        Whether the items have measured features (the particles).
+    min_cluster_size : int
+        HDBSCAN's ``min_cluster_size``.
+
+    Returns
+    -------
+    code : str
+    """
+    params = {k: v for k, v in ae.get_params().items()
+              if k in ("latent_dim", "channels", "max_epochs", "batch_size", "random_state")}
+    model = f"{type(ae).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+    seed = args.seed
+    if with_features:
+        from ..datasets._particles import PARTICLE_KINDS
+
+        n = args.n_images
+        control_kinds = [k for k in PARTICLE_KINDS if k not in unknown]
+        load = f"""from skae.datasets import make_particles
+from skimage.transform import resize
+
+data = make_particles(n_control={n // 2}, n_core={n - n // 2},
+                      control_kinds={control_kinds!r},
+                      core_only_kinds={unknown!r}, random_state={seed})
+X = resize(data.images, (len(data.images), {args.image_size}, {args.image_size}),
+           anti_aliasing=True).astype(np.float32)
+y, control, features = data.target, data.is_control, data.features"""
+    else:
+        load = f"""from skae.datasets import load_fashion_mnist_subset
+from sklearn.model_selection import train_test_split
+
+bunch = load_fashion_mnist_subset()
+X, y, names = bunch.images, bunch.target, list(bunch.target_names)
+is_unknown = np.isin(y, [names.index(u) for u in {unknown!r}])
+control_idx, _ = train_test_split(np.flatnonzero(~is_unknown), train_size=0.5,
+                                  stratify=y[~is_unknown], random_state={seed})
+control = np.isin(np.arange(len(y)), control_idx)"""
+    represent = ("Z = np.hstack([StandardScaler().fit_transform(codes),\n"
+                 "               StandardScaler().fit_transform(features)])"
+                 if with_features else "Z = StandardScaler().fit_transform(codes)")
+    detectors = f"""on_images = AEAnomalyDetector({model}, random_state={seed})
+on_images.fit(X[control])
+anomaly = -on_images.score_samples(X[~control])  # higher = more unusual"""
+    if with_features:
+        detectors += f"""
+on_features = AEAnomalyDetector(random_state={seed}).fit(features[control])
+anomaly = (anomaly - on_features.score_samples(features[~control])) / 2"""
+    flag = ("flagged = on_images.predict_at_fdr(X[~control], fdr=0.1) == -1"
+            if not with_features else
+            "# Flag at a 10 % false discovery rate: conformal p-values of the mean score\n"
+            "# against the control items both detectors held out (seeded alike, they\n"
+            "# held out the same ones), then Benjamini-Hochberg.\n"
+            "from scipy.stats import false_discovery_control\n"
+            "held_out = on_images.calibration_indices_\n"
+            "calibration = -(on_images.score_samples(X[control][held_out])\n"
+            "                + on_features.score_samples(features[control][held_out])) / 2\n"
+            "p_values = (1 + (calibration[None, :] >= anomaly[:, None]).sum(axis=1)) / (\n"
+            "    len(calibration) + 1)\n"
+            "flagged = false_discovery_control(p_values) <= 0.1")
+    return f"""import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from skae import AEAnomalyDetector, {type(ae).__name__}
+from skae.discovery import cluster_report, map_and_cluster
+{load}
+
+# 1. A code for every item, labelled or not
+ae = {model}.fit(X)
+codes = ae.transform(X)
+{represent}
+
+# 2. Known classes: a classifier on the control set's labels
+classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+classifier.fit(Z[control], y[control])
+
+# 3. Unknown classes: detectors trained on the control set only
+{detectors}
+{flag}
+
+# 4. Clusters of all items
+xy, clusters, clusterer = map_and_cluster(Z, "umap", {min_cluster_size}, {seed})
+print(cluster_report(clusters, embedding=Z))
+"""

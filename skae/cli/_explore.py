@@ -18,6 +18,7 @@ from ..discovery import ClusterReport, cluster_report, default_min_cluster_size,
 from ._interrupts import INTERRUPTS
 from ._loaders import InputError, load_input, printable
 from ._output import check_output_folder, write_outputs
+from ._status import Status
 
 
 def make_autoencoder(data, latent_dim, epochs, device, seed, verbose):
@@ -133,7 +134,7 @@ class Analysis:
 
 
 def analyse(data, *, latent_dim, epochs, device, seed, map_method, min_cluster_size,
-            verbose):
+            verbose, status=None):
     """Fit the detector (and its autoencoder), get codes, scores, map and clusters.
 
     Parameters
@@ -146,6 +147,8 @@ def analyse(data, *, latent_dim, epochs, device, seed, map_method, min_cluster_s
         See :func:`skae.discovery.map_and_cluster`.
     min_cluster_size : int
         Smallest group that counts as a cluster.
+    status : Status, default=None
+        Says when each stage starts and how long it took; silent if None.
 
     Returns
     -------
@@ -153,29 +156,39 @@ def analyse(data, *, latent_dim, epochs, device, seed, map_method, min_cluster_s
     """
     from .. import AEAnomalyDetector
 
+    status = status or Status(quiet=True)
     autoencoder = make_autoencoder(data, latent_dim, epochs, device, seed, verbose)
     # novelty=False: the items to rank are the training items themselves.
     detector = AEAnomalyDetector(autoencoder, novelty=False, random_state=seed)
-    started = time.perf_counter()
-    detector.fit(data.X)
-    INTERRUPTS.check()  # Ctrl+C between epochs: skorch stopped early and said nothing
-    fit_seconds = time.perf_counter() - started
+    n = f"{len(data.X):,}"
+    with status.stage(f"Training {type(autoencoder).__name__}(latent_dim={latent_dim}) "
+                      f"on {n} items (epochs: {epochs})"):
+        started = time.perf_counter()
+        detector.fit(data.X)
+        INTERRUPTS.check()  # Ctrl+C between epochs: skorch stopped early and said nothing
+        fit_seconds = time.perf_counter() - started
     ae = detector.autoencoder_
-    X_ae = data.X if detector.scaler_ is None else detector.scaler_.transform(data.X)
-    X_shown = np.asarray(X_ae, dtype=np.float32)  # what the autoencoder sees
-    codes = np.asarray(ae.transform(X_ae), dtype=np.float64)
-    # Why an item is unusual: the parts of its score, one per detector term. Their mean
-    # is minus the detector's normality score (higher = more anomalous).
-    parts = detector.score_parts(data.X)
-    scores = parts.mean(axis=1)
-    xy, clusters, clusterer = map_and_cluster(codes, map_method, min_cluster_size, seed)
-    return Analysis(
-        detector=detector, autoencoder=ae, X_shown=X_shown, codes=codes, scores=scores,
-        xy=xy, clusters=clusters, clusterer=clusterer,
-        cluster_report=cluster_report(clusters, embedding=codes, n_exemplars=8),
-        min_cluster_size=min_cluster_size, fit_seconds=fit_seconds, score_parts=parts,
-        score_part_names=detector.term_names_,
-    )
+    with status.stage(f"Scoring the {n} items (reconstruction error, code distances)"):
+        X_ae = data.X if detector.scaler_ is None else detector.scaler_.transform(data.X)
+        X_shown = np.asarray(X_ae, dtype=np.float32)  # what the autoencoder sees
+        codes = np.asarray(detector.encode(data.X), dtype=np.float64)
+        # Why an item is unusual: the parts of its score, one per detector term. Their
+        # mean is minus the detector's normality score (higher = more anomalous).
+        parts = detector.score_parts(data.X)
+        scores = parts.mean(axis=1)
+    how = "UMAP + HDBSCAN" if map_method == "umap" else "PCA + HDBSCAN"
+    with status.stage(f"Mapping and clustering the codes ({how})"):
+        xy, clusters, clusterer = map_and_cluster(codes, map_method, min_cluster_size,
+                                                  seed)
+        report = cluster_report(clusters, embedding=codes, n_exemplars=8)
+    with status.stage("Reconstructing the items for the report"):
+        return Analysis(
+            detector=detector, autoencoder=ae, X_shown=X_shown, codes=codes,
+            scores=scores, xy=xy, clusters=clusters, clusterer=clusterer,
+            cluster_report=report, min_cluster_size=min_cluster_size,
+            fit_seconds=fit_seconds, score_parts=parts,
+            score_part_names=detector.term_names_,
+        )
 
 
 def run_explore(args):
@@ -194,41 +207,34 @@ def run_explore(args):
         Path(args.path).resolve().name.split(".")[0] + "_skae")
     check_output_folder(output, args.overwrite, args.path)  # fail before the long part
     resize = tuple(args.resize) if args.resize else None
-    data = load_input(args.path, resize=resize, key=args.key, id_column=args.id_column)
-    say(args, f"skae explore: {data.description}")
+    status = Status(quiet=args.quiet)
+    with status.stage(f"Reading {printable(str(args.path))}"):
+        data = load_input(args.path, resize=resize, key=args.key,
+                          id_column=args.id_column)
+    status.say(f"skae explore: {data.description}", indent="  ")
     if data.is_image and np.prod(data.X.shape[-2:]) > 256 * 256:
-        say(args, "Tip: images this large train slowly on a CPU; --resize 128 128 (or "
-                  "smaller) is often enough to find clusters and anomalies.")
-    say(args, f"Training the autoencoder (epochs: {args.epochs}, latent size "
-              f"{args.latent_dim}) ...")
+        status.say("Tip: images this large train slowly on a CPU; --resize 128 128 (or "
+                   "smaller) is often enough to find clusters and anomalies.", indent="  ")
     min_cluster_size = args.min_cluster_size or default_min_cluster_size(len(data.X))
     result = analyse(data, latent_dim=args.latent_dim, epochs=args.epochs,
                      device=args.device, seed=args.seed, map_method=args.map,
-                     min_cluster_size=min_cluster_size, verbose=0 if args.quiet else 1)
+                     min_cluster_size=min_cluster_size, verbose=0 if args.quiet else 1,
+                     status=status)
     INTERRUPTS.check()
     options = {"path": str(args.path), "latent size": args.latent_dim,
                "epochs": args.epochs, "device": args.device, "seed": args.seed,
                "map": args.map, "resize": resize}
-    write_outputs(output, data, result, f"skae explore: {Path(args.path).name}", options,
-                  args.overwrite, input_path=args.path)
+    with status.stage("Writing results.csv and report.html"):
+        write_outputs(output, data, result, f"skae explore: {Path(args.path).name}",
+                      options, args.overwrite, input_path=args.path)
     cr = result.cluster_report
-    print(f"{cr.n_clusters} cluster(s); sizes "
-          f"{', '.join(str(int(s)) for s in cr.sizes) or '-'}; "
-          f"{cr.n_noise} item(s) in no cluster.")
+    final = Status(stream=None)  # the results are printed even with --quiet
+    final.say(f"{cr.n_clusters} cluster(s); sizes "
+              f"{', '.join(str(int(s)) for s in cr.sizes) or '-'}; "
+              f"{cr.n_noise} item(s) in no cluster.", indent="  ")
     top = np.argsort(-result.scores, kind="stable")[:5]
-    print("Most anomalous: " + ", ".join(f"{data.ids[i]} ({result.scores[i]:.3g})"
-                                          for i in top))
-    print(printable(f"Wrote {output / 'results.csv'} and {output / 'report.html'}"))
+    final.say("Most anomalous: " + ", ".join(f"{data.ids[i]} ({result.scores[i]:.3g})"
+                                             for i in top), indent="  ")
+    final.say(printable(f"Wrote {output / 'results.csv'} and {output / 'report.html'}"),
+              indent="  ")
     return 0
-
-
-def say(args, message):
-    """Print a progress ``message`` unless ``--quiet``.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-    message : str
-    """
-    if not args.quiet:
-        print(message, flush=True)

@@ -196,7 +196,7 @@ def results_table(data, result):
 
 
 def write_outputs(folder, data, result, title, options, overwrite, extra=None,
-                  input_path=None, command="explore"):
+                  input_path=None, command="explore", python_code=None):
     """results.csv, report.html and the marker, written into ``folder`` atomically.
 
     Everything is computed in memory first; the folder (and any missing parents) is
@@ -220,6 +220,9 @@ def write_outputs(folder, data, result, title, options, overwrite, extra=None,
         More summary content for the report, see :func:`build_report`.
     command : str, default="explore"
         The command that writes, recorded in the marker.
+    python_code : str, default=None
+        The report's "Do the same in Python" code; :func:`build_report` writes it from
+        ``data`` and ``result`` if None.
 
     Returns
     -------
@@ -231,7 +234,8 @@ def write_outputs(folder, data, result, title, options, overwrite, extra=None,
 
     table = results_table(data, result).to_csv(index=False).encode("utf-8")
     with rc_context({"text.usetex": False}):  # a user's matplotlibrc may ask for LaTeX
-        page = build_report(data, result, title, options, extra).to_html().encode("utf-8")
+        page = build_report(data, result, title, options, extra,
+                            python_code=python_code).to_html().encode("utf-8")
     contents = {"results.csv": table, "report.html": page}
     marker = {"written_by": f"skae {command}", "version": __version__,
               "files": {name: hashlib.sha256(b).hexdigest() for name, b in contents.items()},

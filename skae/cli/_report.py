@@ -1,20 +1,28 @@
 """The HTML report of ``skae explore``/``skae demo``: one self-contained page.
 
-Its figures come from ``skae.plotting`` and are embedded as base64 PNG, so
-``report.html`` is one file that opens anywhere, offline.
+Its figures come from ``skae.plotting`` and are embedded as base64 PNG, and the
+interactive map's JavaScript (bokeh) is inlined, so ``report.html`` is one file that
+opens anywhere, offline.
 """
 
 import base64
 import datetime
 import html
 import io
+from pathlib import Path
 
 import numpy as np
 
+from ..plotting._interactive_map import (
+    feature_summaries,
+    interactive_map,
+    thumbnail_uris,
+)
 from ..plotting._report_figures import (
     plot_anomalies,
     plot_code_map,
     plot_gallery,
+    plot_nearest_normal,
     plot_reconstructions,
     plot_score_histogram,
     plot_training_curve,
@@ -22,6 +30,7 @@ from ..plotting._report_figures import (
 )
 
 N_ANOMALIES_SHOWN = 10
+N_NEIGHBOURS_SHOWN = 4
 N_RECONSTRUCTIONS_SHOWN = 8
 N_UNCLUSTERED_SHOWN = 16
 
@@ -137,7 +146,7 @@ class Report:
         )
 
 
-def build_report(data, result, title, options, extra=None):
+def build_report(data, result, title, options, extra=None, python_code=None):
     """The HTML report of an analysis (figures embedded as base64 PNG).
 
     Parameters
@@ -152,6 +161,9 @@ def build_report(data, result, title, options, extra=None):
         Option -> value, shown as a table.
     extra : list of (str, str), default=None
         More content for the summary: ``("text", paragraph)`` or ``("html", fragment)``.
+    python_code : str, default=None
+        The code of the section "Do the same in Python"; if None, code that repeats
+        the analysis of ``skae explore`` with the public API.
 
     Returns
     -------
@@ -207,10 +219,9 @@ def build_report(data, result, title, options, extra=None):
         f"reconstructions; id and reconstruction error {where} each"
         + ("." if data.is_image else " (columns standardised)."),
     )
+    order = np.argsort(-result.scores, kind="stable")[:N_ANOMALIES_SHOWN]
     report.heading("Map of the codes")
-    report.figure(plot_code_map(result.xy, result.clusters),
-                  "Each item is a point placed by UMAP (or PCA) from its code; colours are "
-                  "the HDBSCAN clusters, grey items belong to no cluster.")
+    _map_section(report, data, result, order)
     report.heading("Typical items of each cluster")
     report.figure(
         plot_typical_items(result.X_shown, cr.exemplars, data.is_image, data.feature_names,
@@ -232,7 +243,6 @@ def build_report(data, result, title, options, extra=None):
             + ("." if data.is_image else " (rows: items; columns standardised)."),
         )
     report.heading("Most anomalous items")
-    order = np.argsort(-result.scores, kind="stable")[:N_ANOMALIES_SHOWN]
     names, parts = result.score_part_names, result.score_parts
     notes = None if parts is None else [
         "\n".join(f"{part_label(name)} {parts[i, j]:.2f}" for j, name in enumerate(names))
@@ -263,9 +273,95 @@ def build_report(data, result, title, options, extra=None):
          for r, i in enumerate(order)], text_columns=(1,)))
     report.figure(plot_score_histogram(result.scores, order),
                   "Distribution of anomaly scores; red lines mark the items above.")
+    _nearest_normal_section(report, data, result, order)
     report.heading("Do the same in Python")
-    report.raw("<pre><code>" + _python_snippet(data, result) + "</code></pre>")
+    code = _python_snippet(data, result, options) if python_code is None else python_code
+    report.raw("<pre><code>" + html.escape(code) + "</code></pre>")
     return report
+
+
+def _map_section(report, data, result, order):
+    """The interactive map (bokeh), then the same map as a static figure."""
+    if data.is_image:
+        thumbnails, features = thumbnail_uris(result.X_shown, result.scores), None
+        kept = sum(uri is not None for uri in thumbnails)
+        what = "its thumbnail, " if kept == len(thumbnails) else (
+            f"its thumbnail: kept for {kept} of the {len(thumbnails)} items, the most "
+            "anomalous and a random sample, to keep this page small; ")
+    else:
+        values = data.X if np.shape(data.X) == result.X_shown.shape else result.X_shown
+        thumbnails = None
+        features = feature_summaries(values, result.X_shown, data.feature_names)
+        what = ("its three most unusual values, each with how many standard deviations "
+                "(sd) it lies from its column's mean; ")
+    report.paragraph(
+        "Interactive map: hover a point to see the item (" + what + "id, cluster, "
+        "anomaly score and its parts); type an id, or part of one, in the box to find "
+        "it; click a point to select it (shift-click for more); scroll to zoom, drag to "
+        "pan, the reset tool (circular arrow) redraws the whole map. Red rings: the "
+        "most anomalous items.")
+    report.raw('<div class="skae-map">' + interactive_map(
+        result.xy, result.clusters, data.ids, result.scores, thumbnails=thumbnails,
+        features=features, score_parts=result.score_parts,
+        score_part_names=[part_label(n) for n in result.score_part_names],
+        highlighted=order) + "</div>")
+    report.figure(plot_code_map(result.xy, result.clusters),
+                  "The same map as a picture, for printing (above: the interactive map). "
+                  "Each item is a point placed by "
+                  "UMAP (or PCA) from its code; colours are the HDBSCAN clusters, grey "
+                  "items belong to no cluster.")
+
+
+def nearest_normal(codes, scores, queries, k=N_NEIGHBOURS_SHOWN):
+    """The ``k`` normal items nearest to each query item in code space.
+
+    Normal items are those with an anomaly score at or below the median score (the
+    more typical half), the query items excluded; nearest is by Euclidean distance of
+    the codes, the distance of the detector's code term.
+
+    Parameters
+    ----------
+    codes : ndarray of shape (n_items, latent_dim)
+    scores : ndarray of shape (n_items,)
+        Anomaly scores (higher = more unusual).
+    queries : array-like of int
+        The items to find neighbours for (e.g. the top anomalies).
+    k : int, default=4
+
+    Returns
+    -------
+    neighbours : ndarray of int, shape (n_queries, min(k, n_normal))
+        Nearest first; ties in the order of the items.
+    distances : ndarray of shape (n_queries, min(k, n_normal))
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    queries = np.asarray(queries, dtype=int)
+    normal = scores <= np.median(scores)
+    normal[queries] = False
+    candidates = np.flatnonzero(normal)
+    distances = np.array([np.linalg.norm(codes[candidates] - codes[q], axis=1)
+                          for q in queries]).reshape(len(queries), len(candidates))
+    nearest = np.argsort(distances, axis=1, kind="stable")[:, :k]
+    return candidates[nearest], np.take_along_axis(distances, nearest, axis=1)
+
+
+def _nearest_normal_section(report, data, result, order):
+    neighbours, distances = nearest_normal(result.codes, result.scores, order)
+    if neighbours.shape[1] == 0:
+        return
+    report.heading("Nearest normal items of the most anomalous items")
+    report.figure(
+        plot_nearest_normal(result.X_shown, order, neighbours, data.ids, data.is_image,
+                            data.feature_names, distances=distances),
+        f"Each of the {len(order)} most anomalous items (" + (
+            "left, red frame" if data.is_image else "bold rows") +
+        f") beside its {neighbours.shape[1]} nearest normal items in code space "
+        "(Euclidean distance of the codes, nearest first), with id and distance: what "
+        "the anomaly would look like if it were typical. Normal items: those with an "
+        "anomaly score at or below the median, i.e. the more typical half."
+        + ("" if data.is_image else " Values standardised per column."),
+    )
 
 
 def spread_by_rank(values, n):
@@ -309,33 +405,36 @@ def _error_maps(result, data, order):
     return result.detector.error_map(data.X[order])
 
 
-def _python_snippet(data, result):
+def _python_snippet(data, result, options):
+    """Code that repeats the analysis with skae's public API (not escaped)."""
     ae = result.autoencoder
     params = {k: v for k, v in ae.get_params().items()
               if k in ("latent_dim", "channels", "hidden_layer_sizes", "max_epochs",
                        "batch_size", "random_state")}
     args = ", ".join(f"{k}={v!r}" for k, v in params.items())
-    code = f"""import numpy as np
-from skae import AEAnomalyDetector, {type(ae).__name__}
-from skae.discovery import cluster_report, map_2d
-from umap import UMAP
-from hdbscan import HDBSCAN
-from sklearn.preprocessing import StandardScaler
+    path = options.get("path")
+    if data.is_image and path is not None and (
+            Path(str(path)).suffix.lower() not in (".npy", ".npz")):
+        resize = options.get("resize")
+        imports = "from skae.datasets import load_images\n"
+        load = (f"# {data.description}\n"
+                f"X = load_images({str(path)!r}, resize={resize!r}).images")
+    else:
+        imports, load = "", f"X = ...  # {data.description}"
+    method = options.get("map", "umap")
+    seed = options.get("seed", result.detector.random_state)
+    return f"""from skae import AEAnomalyDetector, {type(ae).__name__}
+{imports}from skae.discovery import cluster_report, map_and_cluster
 
-X = ...  # {data.description}
+{load}
 detector = AEAnomalyDetector({type(ae).__name__}({args}), novelty=False,
                              random_state={result.detector.random_state!r})
 detector.fit(X)
 anomaly_score = -detector.score_samples(X)  # higher = more unusual
 parts = detector.score_parts(X)  # why: one column per detector.term_names_
 # anomaly_score equals parts.mean(axis=1); higher parts = more unusual in that term
-X_ae = X if detector.scaler_ is None else detector.scaler_.transform(X)
-codes = StandardScaler().fit_transform(detector.autoencoder_.transform(X_ae))
-clusters = HDBSCAN(min_cluster_size={result.min_cluster_size}, min_samples=5,
-                   cluster_selection_method="{result.clusterer.cluster_selection_method}"
-                   ).fit_predict(
-    UMAP(n_components=5, n_neighbors=30, min_dist=0.0).fit_transform(codes))
-xy = map_2d(codes)
+codes = detector.encode(X)  # the codes, after the detector's scaling of tables
+xy, clusters, clusterer = map_and_cluster(codes, {method!r}, {result.min_cluster_size},
+                                          random_state={seed!r})
 print(cluster_report(clusters, embedding=codes))
 """
-    return html.escape(code)

@@ -11,9 +11,11 @@ report live in the private module ``skae.plotting._report_figures``.
 
 from ._anomalies import plot_error_maps, plot_top_anomalies
 from ._clusters import plot_cluster_map, plot_exemplars
+from ._palette import cluster_colours
 from ._rate_distortion import plot_rate_distortion
 
 __all__ = [
+    "cluster_colours",
     "plot_cluster_map",
     "plot_error_maps",
     "plot_exemplars",

@@ -6,7 +6,8 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 from ._palette import NOISE, cluster_colours
 
 
-def plot_cluster_map(coordinates, labels, *, ax=None, point_size=2.0, annotate=True):
+def plot_cluster_map(coordinates, labels, *, ax=None, point_size=2.0, annotate=True,
+                     colours=None):
     """Scatter a 2-D map coloured by cluster; noise (``-1``) in light grey.
 
     Parameters
@@ -20,10 +21,19 @@ def plot_cluster_map(coordinates, labels, *, ax=None, point_size=2.0, annotate=T
     point_size : float, default=2.0
     annotate : bool, default=True
         Write each cluster's label at its median position.
+    colours : dict, default=None
+        Label -> colour. By default :func:`cluster_colours` of ``labels``; pass
+        ``cluster_colours(all_labels)`` to draw a subset (e.g. new items assigned to the
+        clusters) in the colours of the whole map.
 
     Returns
     -------
     ax : matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``colours`` lacks a label of ``labels``.
     """
     import matplotlib.pyplot as plt
 
@@ -34,7 +44,13 @@ def plot_cluster_map(coordinates, labels, *, ax=None, point_size=2.0, annotate=T
         raise ValueError(f"coordinates must have 2 columns, got {coordinates.shape[1]}.")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6))
-    colours = cluster_colours(labels)
+    if colours is None:
+        colours = cluster_colours(labels)
+    else:
+        colours = {NOISE: cluster_colours([])[NOISE], **dict(colours)}
+        missing = sorted(set(np.unique(labels).tolist()) - set(colours))
+        if missing:
+            raise ValueError(f"colours has no colour for the label(s) {missing}.")
     noise = labels == NOISE
     ax.scatter(*coordinates[noise].T, s=point_size, color=colours[NOISE], label="noise")
     for label in np.unique(labels[~noise]):

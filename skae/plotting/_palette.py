@@ -35,7 +35,7 @@ def cluster_colours(labels):
 
     Examples
     --------
-    >>> from skae.plotting._palette import cluster_colours
+    >>> from skae.plotting import cluster_colours
     >>> cluster_colours([3, 3, -1, 5])
     {3: '#1f77b4', 5: '#ff7f0e', -1: '#bdbdbd'}
     """

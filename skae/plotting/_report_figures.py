@@ -390,6 +390,83 @@ def plot_anomalies(X, X_rec, ids, scores, order, is_image, feature_names=None, e
     return fig
 
 
+def plot_nearest_normal(X, anomalies, neighbours, ids, is_image, feature_names=None,
+                        distances=None):
+    """Each anomaly next to its nearest normal items: one row of thumbnails per anomaly
+    (images), or a heat map of their standardised values (tables).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_items, ...)
+        Items as the autoencoder saw them.
+    anomalies : array-like of int, shape (n_anomalies,)
+        The anomalies, in that order.
+    neighbours : array-like of int, shape (n_anomalies, k)
+        The items shown next to each anomaly, nearest first.
+    ids : sequence of str
+        One id per item (shortened in the middle).
+    is_image : bool
+        Whether the items are images (else rows of a table).
+    feature_names : sequence of str, default=None
+        Column names of a table.
+    distances : array-like of float, shape (n_anomalies, k), default=None
+        Distance of each neighbour to its anomaly, shown with its id.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    anomalies = np.asarray(anomalies, dtype=int)
+    neighbours = np.asarray(neighbours, dtype=int).reshape(len(anomalies), -1)
+    if len(anomalies) == 0 or neighbours.shape[1] == 0:
+        fig = _figure((5, 1))
+        fig.text(0.5, 0.5, "No items to compare with.", ha="center", va="center")
+        return fig
+    n, k = neighbours.shape
+
+    def note(r, j):
+        return "" if distances is None else f"distance {distances[r][j]:.3g}"
+
+    if is_image:  # two anomalies side by side, a narrow gap between them
+        per_row = 2 if n > 1 else 1
+        ratios = ([1.0] * (k + 1) + [0.3]) * per_row
+        ratios = ratios[:-1]
+        fig = _figure((1.1 * sum(ratios) + 0.3, 1.45 * int(np.ceil(n / per_row))))
+        axes = fig.subplots(int(np.ceil(n / per_row)), len(ratios), squeeze=False,
+                            gridspec_kw={"width_ratios": ratios})
+        for ax in axes.ravel():
+            ax.set_visible(False)
+        for r, a in enumerate(anomalies):
+            line, start = r // per_row, (r % per_row) * (k + 2)
+            for j, i in enumerate([a, *neighbours[r]]):
+                ax = axes[line, start + j]
+                ax.set_visible(True)
+                _show(ax, X[i])
+                if j == 0:
+                    for spine in ax.spines.values():
+                        spine.set(color="#c44e52", linewidth=2)
+                caption = f"anomaly #{r + 1}" if j == 0 else note(r, j - 1)
+                _caption_below(ax, "\n".join(filter(None, [shorten(ids[i]), caption])),
+                               fontsize=6)
+        return fig
+    rows, labels = [], []
+    for r, a in enumerate(anomalies):
+        rows.append(X[a])
+        labels.append(f"#{r + 1} {shorten(ids[a], 30)} (anomaly)")
+        for j, i in enumerate(neighbours[r]):
+            rows.append(X[i])
+            labels.append("  ".join(filter(None, [shorten(ids[i], 30), note(r, j)])))
+    fig = _figure((max(6, 0.35 * X.shape[1] + 3), 0.22 * len(rows) + 1.8))
+    _heat_map(fig, np.asarray(rows, dtype=float), labels, feature_names,
+              "value (standardised)", row_fontsize=6)
+    ax = fig.axes[0]
+    for r in range(1, n):
+        ax.axhline(r * (k + 1) - 0.5, color="black", lw=1.2)
+    for label in ax.get_yticklabels()[::k + 1]:
+        label.set_fontweight("bold")
+    return fig
+
+
 def plot_score_histogram(scores, order):
     """Distribution of anomaly scores, with a red line at each item of ``order``.
 
