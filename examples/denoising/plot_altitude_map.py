@@ -9,7 +9,7 @@ of a glacier's ice, of material erupted...) has to be estimated from what is lef
 
 The terrain is generated here (no download): each 32 x 32 map holds a volcano - a cone
 with a crater - on gently rolling, slightly rough ground. We train an autoencoder on
-3,000 maps with random blocks masked, then fill cloud-shaped holes over the summits of
+2,000 maps with random blocks masked, then fill cloud-shaped holes over the summits of
 200 new maps (a hole shape never seen in training) with ``inpaint`` and compare the
 volume above the reference level before filling, after filling, and with
 scikit-image's biharmonic inpainting, against the true value.
@@ -71,7 +71,7 @@ def terrain(rng, n, size=SIZE):
 
 
 rng = np.random.default_rng(0)
-train_maps, _ = terrain(rng, 3000)
+train_maps, _ = terrain(rng, 2000)
 test_maps, summits = terrain(rng, 200)
 
 # %%
@@ -81,7 +81,7 @@ test_maps, summits = terrain(rng, 200)
 # (the first guess of ``inpaint``).
 N_ITER = 3
 model = ConvAutoEncoder(
-    latent_dim=64, channels=(16, 32), max_epochs=30, lr=2e-3,
+    latent_dim=64, channels=(16, 32), max_epochs=20, lr=2e-3,
     corruption=BlockMask(12, n_blocks=(1, 2), fill="mean"), random_state=0,
 )
 model.fit(train_maps)

@@ -30,11 +30,11 @@ from skae import ConvAutoEncoder
 from skae.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist_subset
 from skae.discovery import (
     cluster_report,
-    map_2d,
     plot_cluster_map,
     plot_exemplars,
     predict_clusters,
 )
+from skae.plotting import cluster_colours
 
 X, y = load_fashion_mnist_subset(return_X_y=True)
 X_old, y_old = X[:1600], y[:1600]  # the images we explore
@@ -93,23 +93,26 @@ print(f"new images given the majority class of their cluster: {agreement:.0%} co
 # %%
 # A 2-D map of the codes
 # ----------------------
-# :func:`~skae.discovery.map_2d` embeds the codes in two dimensions for display (the
-# clusters were found in five). Old images are coloured by cluster; new ones are drawn
-# on top, black when they fall outside every cluster.
+# A 2-D UMAP of the codes, for display (the clusters were found in five). It is fitted on
+# the old images only; the new ones are placed on that same map by its ``transform``, as
+# the pipeline placed them in five dimensions. Both panels use one palette
+# (:func:`skae.plotting.cluster_colours` of the old clusters), so a new image drawn in a
+# cluster's colour was assigned to that cluster; black crosses fall outside every one.
 codes_old = discovery["ae"].transform(X_old)
 codes_new = discovery["ae"].transform(X_new)
-coordinates = map_2d(np.vstack([codes_old, codes_new]), random_state=0)
-fig, axes = plt.subplots(1, 2, figsize=(12, 6))
-plot_cluster_map(coordinates[: len(X_old)], labels, ax=axes[0])
+map_of_old = UMAP(n_components=2, random_state=0, n_jobs=1).fit(codes_old)
+old_xy, new_xy = map_of_old.embedding_, map_of_old.transform(codes_new)
+colours = cluster_colours(labels)
+fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharex=True, sharey=True)
+plot_cluster_map(old_xy, labels, ax=axes[0], colours=colours)
 axes[0].set_title("Clusters found by HDBSCAN")
-new_xy = coordinates[len(X_old):]
-axes[1].scatter(*coordinates[: len(X_old)].T, s=2, c="lightgrey")
+axes[1].scatter(*old_xy.T, s=2, c="#eeeeee")
 inside = new_labels != -1
-axes[1].scatter(*new_xy[inside].T, s=8, c=new_labels[inside], cmap="tab10")
-axes[1].scatter(*new_xy[~inside].T, s=14, c="black", marker="x", label="outside every cluster")
-axes[1].set_xticks([])
-axes[1].set_yticks([])
+plot_cluster_map(new_xy[inside], new_labels[inside], ax=axes[1], point_size=10,
+                 colours=colours)
+axes[1].scatter(*new_xy[~inside].T, s=14, c="black", marker="x",
+                label="outside every cluster")
 axes[1].legend(loc="lower right")
-axes[1].set_title("New images, coloured by the cluster the pipeline assigns")
+axes[1].set_title("New images, placed on the same map")
 fig.tight_layout()
 plt.show()

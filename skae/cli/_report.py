@@ -48,6 +48,7 @@ figure { margin: 1em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.92em; }
 code { background: #f5f5f5; padding: 0 0.25em; }
+pre code { padding: 0; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f5f5f5;
       padding: 0.6em; max-width: 100%; }
 """
