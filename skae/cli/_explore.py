@@ -171,7 +171,8 @@ def analyse(data, *, latent_dim, epochs, device, seed, map_method, min_cluster_s
     with status.stage(f"Scoring the {n} items (reconstruction error, code distances)"):
         X_ae = data.X if detector.scaler_ is None else detector.scaler_.transform(data.X)
         X_shown = np.asarray(X_ae, dtype=np.float32)  # what the autoencoder sees
-        codes = np.asarray(detector.encode(data.X), dtype=np.float64)
+        # detector.encode(data.X), without scaling and validating the data again
+        codes = np.asarray(ae.transform(X_ae), dtype=np.float64)
         # Why an item is unusual: the parts of its score, one per detector term. Their
         # mean is minus the detector's normality score (higher = more anomalous).
         parts = detector.score_parts(data.X)

@@ -341,8 +341,7 @@ def nearest_normal(codes, scores, queries, k=N_NEIGHBOURS_SHOWN):
     normal = scores <= np.median(scores)
     normal[queries] = False
     candidates = np.flatnonzero(normal)
-    distances = np.array([np.linalg.norm(codes[candidates] - codes[q], axis=1)
-                          for q in queries]).reshape(len(queries), len(candidates))
+    distances = np.linalg.norm(codes[queries][:, None, :] - codes[candidates][None], axis=2)
     nearest = np.argsort(distances, axis=1, kind="stable")[:, :k]
     return candidates[nearest], np.take_along_axis(distances, nearest, axis=1)
 
