@@ -37,7 +37,7 @@ X_train, X_test = X[:1600], X[1600:]
 
 def make_codec(bits):
     ae = ConvAutoEncoder(
-        latent_dim=24, channels=(16, 32), max_epochs=30, lr=3e-3, random_state=0
+        latent_dim=24, channels=(16, 32), max_epochs=18, lr=3e-3, random_state=0
     )
     return AutoEncoderCodec(ae, bits=bits)
 

@@ -81,7 +81,7 @@ test_maps, summits = terrain(rng, 200)
 # (the first guess of ``inpaint``).
 N_ITER = 3
 model = ConvAutoEncoder(
-    latent_dim=64, channels=(16, 32), max_epochs=20, lr=2e-3,
+    latent_dim=64, channels=(16, 32), max_epochs=14, lr=2e-3,
     corruption=BlockMask(12, n_blocks=(1, 2), fill="mean"), random_state=0,
 )
 model.fit(train_maps)

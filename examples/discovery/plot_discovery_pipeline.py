@@ -44,7 +44,8 @@ discovery = Pipeline(
     [
         ("ae", ConvAutoEncoder(latent_dim=16, channels=(16, 32), max_epochs=20,
                                random_state=0)),
-        ("umap", UMAP(n_components=5, n_neighbors=15, min_dist=0.0, random_state=0, n_jobs=1)),
+        ("umap", UMAP(n_components=5, n_neighbors=15, min_dist=0.0, n_epochs=200, random_state=0,
+                      n_jobs=1)),
         ("cluster", HDBSCAN(min_cluster_size=40, min_samples=10, prediction_data=True)),
     ]
 )
@@ -100,7 +101,7 @@ print(f"new images given the majority class of their cluster: {agreement:.0%} co
 # cluster's colour was assigned to that cluster; black crosses fall outside every one.
 codes_old = discovery["ae"].transform(X_old)
 codes_new = discovery["ae"].transform(X_new)
-map_of_old = UMAP(n_components=2, random_state=0, n_jobs=1).fit(codes_old)
+map_of_old = UMAP(n_components=2, n_epochs=200, random_state=0, n_jobs=1).fit(codes_old)
 old_xy, new_xy = map_of_old.embedding_, map_of_old.transform(codes_new)
 colours = cluster_colours(labels)
 fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharex=True, sharey=True)

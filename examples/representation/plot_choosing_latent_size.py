@@ -47,7 +47,7 @@ def smallest_within_tolerance(cv_results):
 
 
 autoencoder = DenseAutoEncoder(
-    hidden_layer_sizes=(256,), max_epochs=25, batch_size=64, lr=2e-3, random_state=0
+    hidden_layer_sizes=(256,), max_epochs=25, batch_size=128, lr=2e-3, random_state=0
 )
 search = GridSearchCV(
     autoencoder,

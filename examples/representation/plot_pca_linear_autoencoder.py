@@ -31,11 +31,12 @@ latent_dim = 6
 # %%
 # Fit PCA and the linear autoencoder
 # ----------------------------------
-# The linear autoencoder's default optimiser is full-batch L-BFGS, which converges in a
-# hundred epochs or so. PCA centres the data; a linear autoencoder learns the mean through
+# The linear autoencoder's default optimiser is full-batch L-BFGS. Here 80 epochs bring
+# every principal angle below a few degrees; the last direction, whose eigenvalue is
+# close to the next one, is the slowest to settle. PCA centres the data; a linear autoencoder learns the mean through
 # its biases, so both describe the same affine subspace.
 pca = PCA(n_components=latent_dim).fit(X_train)
-linear_ae = LinearAutoEncoder(latent_dim=latent_dim, max_epochs=150, random_state=0)
+linear_ae = LinearAutoEncoder(latent_dim=latent_dim, max_epochs=80, random_state=0)
 linear_ae.fit(X_train)
 
 # %%
