@@ -19,4 +19,24 @@ class TrainingInterruptedWarning(UserWarning):
     """
 
 
-__all__ = ["TrainingDivergedError", "TrainingInterruptedWarning"]
+class ImageLoadError(ValueError):
+    """Images that :func:`skae.datasets.load_images` cannot read or cannot stack into one array.
+
+    Parameters
+    ----------
+    problem : str
+        What is wrong, naming the files at fault.
+    remedy : str, default=""
+        What the caller can do about it.
+    kind : {"no_images", "unreadable", "not_finite", "sizes"}, default="unreadable"
+        Which problem it is: ``"sizes"`` is cured by resizing.
+    """
+
+    def __init__(self, problem, remedy="", kind="unreadable"):
+        super().__init__(f"{problem} {remedy}".strip())
+        self.problem = problem
+        self.remedy = remedy
+        self.kind = kind
+
+
+__all__ = ["ImageLoadError", "TrainingDivergedError", "TrainingInterruptedWarning"]

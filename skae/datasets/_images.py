@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..exceptions import ImageLoadError
+
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 TIFF_SUFFIXES = (".tif", ".tiff")
 # What Pillow may open: never a plugin that runs a program (EPS runs Ghostscript).
@@ -31,26 +33,6 @@ _RESIZE_REMEDY = "Pass resize=(height, width) to bring them all to one size."
 _READ_ERRORS = (OSError, ValueError, SyntaxError, KeyError, IndexError, TypeError,
                 EOFError, RuntimeError, NotImplementedError, struct.error, zlib.error,
                 lzma.LZMAError)
-
-
-class ImageLoadError(ValueError):
-    """Images that :func:`load_images` cannot read or cannot stack into one array.
-
-    Parameters
-    ----------
-    problem : str
-        What is wrong, naming the files at fault.
-    remedy : str, default=""
-        What the caller can do about it.
-    kind : {"no_images", "unreadable", "not_finite", "sizes"}, default="unreadable"
-        Which problem it is: ``"sizes"`` is cured by resizing.
-    """
-
-    def __init__(self, problem, remedy="", kind="unreadable"):
-        super().__init__(f"{problem} {remedy}".strip())
-        self.problem = problem
-        self.remedy = remedy
-        self.kind = kind
 
 
 def scale_images(images, all_uint8):
