@@ -3,6 +3,7 @@
 from ._anomaly import AEAnomalyDetector
 from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
 from ._base import BaseAutoEncoder
+from ._variational import VariationalConvAutoEncoder, VariationalDenseAutoEncoder
 from .compression import AutoEncoderCodec
 from .exceptions import TrainingDivergedError, TrainingInterruptedWarning
 from .semi_supervised import EncoderClassifier, FewLabelClassifier
@@ -20,5 +21,7 @@ __all__ = [
     "LinearAutoEncoder",
     "TrainingDivergedError",
     "TrainingInterruptedWarning",
+    "VariationalConvAutoEncoder",
+    "VariationalDenseAutoEncoder",
     "__version__",
 ]

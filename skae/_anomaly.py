@@ -59,7 +59,7 @@ class AEAnomalyDetector(
         3 levels by image size, the data-dependent ``max_epochs="auto"`` budget) for
         image-shaped input (``X.ndim >= 3``, e.g. ``(n, H, W)``) and a small
         :class:`DenseAutoEncoder` with a short budget for tables (``(n, n_features)``).
-    method : {"hybrid", "reconstruction", "latent"}, default="hybrid"
+    method : {"hybrid", "reconstruction", "latent", "likelihood"}, default="hybrid"
         The anomaly score.
 
         - ``"reconstruction"``: reconstruction error (the autoencoder's loss per sample).
@@ -70,6 +70,11 @@ class AEAnomalyDetector(
           when its code is far from the normal codes. It is the default because it beats
           plain reconstruction error on the Fashion-MNIST one-class benchmark
           (``benchmarks/bench_anomaly_fashion_mnist.py``).
+        - ``"likelihood"``: minus the log-likelihood that a variational autoencoder
+          gives the sample (its ``score_samples``, e.g.
+          :class:`VariationalConvAutoEncoder`); already a log, it is standardised
+          without taking another. Needs such an ``autoencoder`` (a ValueError
+          otherwise, also for ``autoencoder=None``).
     n_neighbors : int, default=5
         Number of training codes used by the ``"latent"`` and ``"hybrid"`` terms.
     error_smoothing : float, default=1.0
@@ -217,7 +222,7 @@ class AEAnomalyDetector(
 
     _parameter_constraints: dict = {
         "autoencoder": [HasMethods(["fit", "transform", "reconstruct"]), None],
-        "method": [StrOptions({"hybrid", "reconstruction", "latent"})],
+        "method": [StrOptions({"hybrid", "reconstruction", "latent", "likelihood"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "error_smoothing": [Interval(Real, 0, None, closed="left")],
         "scale": [StrOptions({"auto"}), "boolean"],
@@ -310,6 +315,15 @@ class AEAnomalyDetector(
 
         image_input = len(self.sample_shape_) > 1
         autoencoder = self._make_autoencoder(X, seed)
+        if self.method == "likelihood" and not hasattr(autoencoder, "score_samples"):
+            raise ValueError(
+                "method='likelihood' scores samples by their log-likelihood, which only a "
+                "variational autoencoder gives (score_samples); got "
+                f"{'the default ' if self.autoencoder is None else ''}"
+                f"{type(autoencoder).__name__}. Pass autoencoder="
+                "VariationalConvAutoEncoder(...) or VariationalDenseAutoEncoder(...), or "
+                "use another method."
+            )
         scale = self.scale
         if scale == "auto":
             scale = not image_input and not isinstance(autoencoder, ConvAutoEncoder)
@@ -321,6 +335,7 @@ class AEAnomalyDetector(
             "reconstruction": ("reconstruction",),
             "latent": ("latent",),
             "hybrid": ("reconstruction", "latent"),
+            "likelihood": ("likelihood",),
         }[self.method]
         self.neighbors_ = None
         codes = None
@@ -386,6 +401,9 @@ class AEAnomalyDetector(
         """
         columns = []
         for name in self.term_names_:
+            if name == "likelihood":  # a log already: minus the log-likelihood
+                columns.append(-np.asarray(self.autoencoder_.score_samples(X_ae), float))
+                continue
             if name == "reconstruction":
                 value = self._reconstruction_errors(X_ae) if errors is None else errors
             else:

@@ -133,8 +133,10 @@ class DenseAutoEncoder(_TabularAutoEncoder):
         if any(h < 1 for h in hidden):
             raise ValueError(f"hidden_layer_sizes must be positive, got {hidden}.")
         (n_features,) = network_shape
-        args = (n_features, hidden, self.latent_dim, self.activation)
-        return DenseEncoder(*args), DenseDecoder(*args)
+        return (
+            DenseEncoder(n_features, hidden, self._encoder_width(), self.activation),
+            DenseDecoder(n_features, hidden, self.latent_dim, self.activation),
+        )
 
 
 @fill_doc
@@ -433,7 +435,9 @@ class ConvAutoEncoder(BaseAutoEncoder):
                 f"(channels={tuple(channels)}): every axis needs at least {min_size} values. "
                 "Use fewer levels in channels or larger inputs."
             )
-        args = (in_channels, tuple(spatial), channels, self.latent_dim, self.kernel_size,
-                self.activation, self.layers_per_level)
-        return ConvEncoder(*args), ConvDecoder(*args)
+        layers = (self.kernel_size, self.activation, self.layers_per_level)
+        return (
+            ConvEncoder(in_channels, tuple(spatial), channels, self._encoder_width(), *layers),
+            ConvDecoder(in_channels, tuple(spatial), channels, self.latent_dim, *layers),
+        )
 

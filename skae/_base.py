@@ -2,7 +2,9 @@
 
 Concrete classes (:mod:`skae._autoencoders`) say only how to read their input
 (``_validate_input``), how to give data back in the caller's shape (``_to_sample_shape``)
-and which encoder/decoder to build (``_build_encoder_decoder``).
+and which encoder/decoder to build (``_build_encoder_decoder``). Optional hooks change
+what is trained: ``_build_module``, ``_encoder_width``, ``_reconstruction_loss`` and the
+training plan's ``_criterion`` (the variational autoencoders, :mod:`skae._variational`).
 
 The protected API
 -----------------
@@ -251,12 +253,24 @@ class BaseAutoEncoder(
             first.dtype,
         )
 
+    def _reconstruction_loss(self):
+        """The per-sample loss of ``reconstruction_error`` and of training (a name of
+        :data:`~skae.losses.LOSSES` or a callable): ``loss`` here; a subclass without a
+        ``loss`` parameter (the variational ones) says which."""
+        return self.loss
+
+    def _encoder_width(self):
+        """Values the encoder outputs per sample: the code (a variational encoder
+        outputs a mean and a log-variance per code dimension)."""
+        return self.latent_dim
+
     def _check_training_data(self, X):
-        if isinstance(self.loss, str) and self.loss in UNIT_INTERVAL_LOSSES:
+        loss = self._reconstruction_loss()
+        if isinstance(loss, str) and loss in UNIT_INTERVAL_LOSSES:
             low, high = self._scaled_range(X)
             if low < 0 or high > 1:
                 raise ValueError(
-                    f"loss={self.loss!r} needs every value of X in [0, 1] (after "
+                    f"loss={loss!r} needs every value of X in [0, 1] (after "
                     f"input_scale); got values in [{low:.4g}, {high:.4g}]. Scale the data "
                     "first (images as uint8 are scaled for you, or use "
                     "sklearn.preprocessing.MinMaxScaler), or use loss='mse'."
@@ -291,7 +305,7 @@ class BaseAutoEncoder(
     def _resolve_output_activation(self, X):
         if self.output_activation != "auto":
             return self.output_activation
-        if self.loss == "bce":
+        if self._reconstruction_loss() == "bce":
             return "sigmoid"
         low, high = self._scaled_range(X)
         if low >= 0 and high <= 1:
@@ -309,13 +323,17 @@ class BaseAutoEncoder(
         # Its own seed stream: the views must not shift the corruption's draws.
         contrastive = make_corruption(self.contrastive, seed + 1, device, "contrastive")
         projection = None if contrastive is None else ProjectionHead(self.latent_dim)
-        module = AutoEncoderModule(
-            encoder, decoder, get_activation(self.output_activation_), projection
-        )
+        module = self._build_module(encoder, decoder, projection, network_shape)
         corruption = make_corruption(self.corruption, seed, device)
         net = self._make_net(module, seed, device, corruption, contrastive)
         net.network_shape = tuple(network_shape)
         return net
+
+    def _build_module(self, encoder, decoder, projection, network_shape):
+        """The torch module trained: an :class:`~skae.nn.AutoEncoderModule`."""
+        return AutoEncoderModule(
+            encoder, decoder, get_activation(self.output_activation_), projection
+        )
 
     def _fit_network(self, X, target=None, *, wrap_encoder=None):
         """Build and train ``net_`` on network-layout data (and optional clean targets);
@@ -467,7 +485,7 @@ class BaseAutoEncoder(
         """
         check_is_fitted(self, "net_")
         X = self._check_input(X, reset=False)
-        loss = get_loss_function(self.loss)
+        loss = get_loss_function(self._reconstruction_loss())
         return self._map_batches(
             lambda m, x: loss(m(x), x), X, dtype=np.float64, scale_input=True
         )

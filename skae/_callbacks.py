@@ -56,6 +56,8 @@ class StopOnNonFiniteLoss(Callback):
     Divergence is a NaN/inf batch loss, or a training epoch whose mean loss is more than
     ``explosion_factor`` times the first batch's loss or the lowest epoch loss so far:
     Adam at an absurd learning rate keeps finite losses of 1e27 that no model can use.
+    For a negative reference (a loss that can be negative), "times" reads as a rise of
+    ``(explosion_factor - 1) * |reference|`` above it.
     """
 
     def __init__(self, explosion_factor=1e4):
@@ -82,7 +84,11 @@ class StopOnNonFiniteLoss(Callback):
         loss = net.history[-1].get("train_loss")
         if loss is None or not math.isfinite(self.reference_loss_):
             return
-        if loss > self.explosion_factor * max(self.reference_loss_, 1e-12):
+        # ``loss > factor * reference`` for a positive reference, written as a rise
+        # of ``(factor - 1) * |reference|`` so that it also holds for losses that can be
+        # negative (a variational autoencoder's negative log-likelihood).
+        rise = (self.explosion_factor - 1) * max(abs(self.reference_loss_), 1e-12)
+        if loss - self.reference_loss_ > rise:
             raise TrainingDivergedError(
                 f"Training diverged: the training loss exploded from "
                 f"{self.reference_loss_:.4g} to {loss:.4g} (more than "

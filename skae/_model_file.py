@@ -16,6 +16,7 @@ from skorch.history import History
 
 from . import augmentation, corruption, losses
 from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
+from ._variational import VariationalConvAutoEncoder, VariationalDenseAutoEncoder
 
 
 FORMAT_NAME = "skae-autoencoder"
@@ -93,9 +94,12 @@ _SET_BY_LOAD = ("net_", "history_")
 
 # The estimators a file may hold, each with the fitted attributes that load needs.
 _TABULAR = ("n_features_in_", "output_activation_")
+_IMAGES = (*_TABULAR, "image_shape_", "sample_shape_")
 ESTIMATORS = {DenseAutoEncoder: _TABULAR, LinearAutoEncoder: _TABULAR,
-               ConvAutoEncoder: (*_TABULAR, "image_shape_", "sample_shape_")}
-ESTIMATOR_NAMES = "DenseAutoEncoder, LinearAutoEncoder or ConvAutoEncoder"
+              ConvAutoEncoder: _IMAGES, VariationalDenseAutoEncoder: _TABULAR,
+              VariationalConvAutoEncoder: _IMAGES}
+ESTIMATOR_NAMES = ("DenseAutoEncoder, LinearAutoEncoder, ConvAutoEncoder or their "
+                   "variational versions")
 
 
 def is_fitted_name(cls, name):

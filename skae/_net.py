@@ -206,11 +206,11 @@ class AutoEncoderNet(NeuralNet):
         if self.contrastive is None:
             with forward_context:
                 y_pred = self.infer(Xi, **fit_params)
-            return self.get_loss(y_pred.float(), target, X=Xi, training=True), y_pred
+            return self.get_loss(_float(y_pred), target, X=Xi, training=True), y_pred
         views = self._contrastive_views(clean)
         with forward_context:
             y_pred, projected = self.infer(Xi, views=views, **fit_params)
-        reconstruction = self.get_loss(y_pred.float(), target, X=Xi, training=True)
+        reconstruction = self.get_loss(_float(y_pred), target, X=Xi, training=True)
         contrastive = nt_xent_loss(*projected.float().chunk(2), self.contrastive_temperature)
         parts = torch.stack([reconstruction.detach(), contrastive.detach()]).tolist()
         self.history.record_batch("reconstruction_loss", parts[0])  # one host sync
@@ -254,17 +254,32 @@ class AutoEncoderNet(NeuralNet):
         )
 
 
+def _float(y_pred):
+    """The module's output as float32 (after autocast): a tensor, or a tuple of them
+    (a variational module's distribution parameters; None entries stay None)."""
+    if isinstance(y_pred, tuple):
+        return tuple(None if t is None else t.float() for t in y_pred)
+    return y_pred.float()
+
+
 def _silent(*args, **kwargs):
     """A print_log sink that prints nothing (``verbose=0`` with an accelerator)."""
 
 
-def make_net(**params):
+def make_net(*, variational=False, **params):
     """The skorch net for an estimator: :class:`AutoEncoderNet`, or
-    :class:`AcceleratedAutoEncoderNet` when ``net_params`` holds an ``accelerator``."""
-    if params.get("accelerator") is not None:
-        return AcceleratedAutoEncoderNet(**params)
-    params.pop("accelerator", None)
-    return AutoEncoderNet(**params)
+    :class:`AcceleratedAutoEncoderNet` when ``net_params`` holds an ``accelerator``;
+    their variational versions with ``variational=True``."""
+    accelerated = params.get("accelerator") is not None
+    if not accelerated:
+        params.pop("accelerator", None)
+    classes = {
+        (False, False): AutoEncoderNet,
+        (False, True): AcceleratedAutoEncoderNet,
+        (True, False): VariationalAutoEncoderNet,
+        (True, True): AcceleratedVariationalAutoEncoderNet,
+    }
+    return classes[bool(variational), accelerated](**params)
 
 
 class AcceleratedAutoEncoderNet(AccelerateMixin, AutoEncoderNet):
@@ -331,6 +346,43 @@ class AcceleratedAutoEncoderNet(AccelerateMixin, AutoEncoderNet):
         super().on_train_end(net, X=X, y=y, **kwargs)
         # Inference after fit (transform...) runs where the unwrapped module now lives.
         self.device = str(self.accelerator.device)
+
+
+class VariationalLossMixin:
+    """What makes an autoencoder net variational: the module runs its sampling forward
+    pass (``module(x, variational=True)``: the decoder's distribution parameters from a
+    reparameterised draw of the code, and the posterior's mean and log-variance) in
+    training and validation, and the loss is the criterion's negative ELBO,
+    ``nll + beta * kl`` in nats per sample (:class:`~skae.nn._variational.NegativeELBO`).
+    Training batches record both parts, ``nll`` and ``kl``, in the history, and update
+    the Gaussian decoder's running variance with their squared errors."""
+
+    def infer(self, x, **fit_params):
+        return super().infer(x, variational=True, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        target = X if y_true is None else y_true
+        target = to_float_on(torch.as_tensor(target), self._compute_device())
+        nll, kl = self.criterion_.terms(y_pred, target)
+        if training:
+            parts = torch.stack([nll.detach().mean(), kl.detach().mean()]).tolist()
+            self.history.record_batch("nll", parts[0])  # one host sync
+            self.history.record_batch("kl", parts[1])
+            location, log_variance = y_pred[:2]
+            if log_variance is not None:
+                # The module itself, also when DistributedDataParallel wraps it.
+                module = getattr(self.module_, "module", self.module_)
+                module.update_variance(location.detach(), target)
+        return (nll + self.criterion_.beta * kl).mean()
+
+
+class VariationalAutoEncoderNet(VariationalLossMixin, AutoEncoderNet):
+    """:class:`AutoEncoderNet` for a variational module (see
+    :class:`VariationalLossMixin`)."""
+
+
+class AcceleratedVariationalAutoEncoderNet(VariationalLossMixin, AcceleratedAutoEncoderNet):
+    """:class:`AcceleratedAutoEncoderNet` for a variational module."""
 
 
 class ClassifierNet(NeuralNetClassifier):

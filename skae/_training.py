@@ -26,9 +26,36 @@ from ._runtime import (
 from .losses import ReconstructionCriterion, get_loss_function
 
 
+class SignedEarlyStopping(EarlyStopping):
+    """skorch's ``EarlyStopping`` whose relative threshold is ``threshold * |score|``.
+
+    skorch scales the threshold by the score itself, so a negative loss (the negative
+    log-likelihood of continuous data, which a variational autoencoder minimises) would
+    count a slightly *worse* epoch as an improvement. For a positive loss both agree.
+    The fix is skorch's own open pull request #1065 ("fixed
+    EarlyStopping._calc_new_threshold to account for negative scores"); this subclass
+    overrides that one method until a skorch release has it.
+    """
+
+    def _calc_new_threshold(self, score):
+        if self.threshold_mode != "rel":
+            return super()._calc_new_threshold(score)
+        change = self.threshold * abs(score)
+        return score - change if self.lower_is_better else score + change
+
+
 class TrainingPlanMixin:
     """The training plan of an autoencoder estimator (its ``*_`` plan attributes, its
     callbacks and its skorch net), from the estimator's parameters."""
+
+    #: Whether the net trains a variational module (its loss is the negative ELBO).
+    _VARIATIONAL = False
+    #: Per-batch parts of the loss that the net records, averaged per epoch in history.
+    _LOSS_PARTS = ()
+
+    def _criterion(self):
+        """The skorch criterion: the batch mean of the reconstruction loss."""
+        return ReconstructionCriterion(get_loss_function(self._reconstruction_loss()))
 
     def _default_optimizer_params(self):
         # PyTorch's fused Adam/AdamW (one kernel per step for all parameters) makes a
@@ -74,6 +101,13 @@ class TrainingPlanMixin:
 
     def _make_callbacks(self):
         callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())]
+        # The parts of the loss are averaged per epoch before the stoppers run: a
+        # stopper ends the epoch (KeyboardInterrupt), and callbacks after it then miss
+        # the last one.
+        parts = list(self._LOSS_PARTS)
+        if self._contrastive_on():
+            parts += ["reconstruction_loss", "contrastive_loss"]
+        callbacks += [(name, PassthroughScoring(name, on_train=True)) for name in parts]
         sink = to_terminal if self.verbose else (lambda *a, **k: None)
         if self.early_stopping_:
             patience = (
@@ -82,7 +116,7 @@ class TrainingPlanMixin:
             callbacks.append(
                 (
                     "early_stopping",
-                    EarlyStopping(
+                    SignedEarlyStopping(
                         monitor="valid_loss",
                         patience=patience,
                         threshold=self.tol,
@@ -107,7 +141,7 @@ class TrainingPlanMixin:
                 callbacks.append(
                     (
                         "plateau",
-                        EarlyStopping(
+                        SignedEarlyStopping(
                             monitor="train_loss",
                             patience=self._plateau_patience(),
                             threshold=self.tol,
@@ -117,11 +151,6 @@ class TrainingPlanMixin:
                         ),
                     )
                 )
-        if self._contrastive_on():
-            callbacks += [
-                (name, PassthroughScoring(name, on_train=True))
-                for name in ("reconstruction_loss", "contrastive_loss")
-            ]
         # A progress bar redraws one line with carriage returns: only on a terminal.
         if self.verbose and stdout_is_terminal():
             callbacks.append(("progress_bar", ProgressBar()))
@@ -135,7 +164,7 @@ class TrainingPlanMixin:
         )
         params = skorch_params(
             module=module,
-            criterion=ReconstructionCriterion(get_loss_function(self.loss)),
+            criterion=self._criterion(),
             optimizer=self.optimizer,
             optimizer_params={**self._default_optimizer_params(),
                               **(self.optimizer_params or {})},
@@ -155,7 +184,7 @@ class TrainingPlanMixin:
             contrastive_temperature=self.contrastive_temperature,
             input_scale=self.input_scale_,
         )
-        return make_net(**params)
+        return make_net(variational=self._VARIATIONAL, **params)
 
     def _stop_reason(self, net):
         """Why training ended, in words (also the last history row's ``stop_reason``)."""

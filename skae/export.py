@@ -4,7 +4,9 @@ The exported model maps a float32 batch in the network's layout to codes:
 
 - :class:`~skae.DenseAutoEncoder`, :class:`~skae.LinearAutoEncoder`: ``(n, n_features)``;
 - :class:`~skae.ConvAutoEncoder`: ``(n, *image_shape_)``, i.e. ``(n, C, H, W)`` for
-  images and ``(n, C, L)`` for signals (a channel axis is added to grayscale images).
+  images and ``(n, C, L)`` for signals (a channel axis is added to grayscale images);
+- :class:`~skae.VariationalDenseAutoEncoder`, :class:`~skae.VariationalConvAutoEncoder`:
+  as their deterministic parents; the codes are the posterior means.
 
 The batch size is dynamic. What the estimator does before its network is *not* part of
 the export: steps before the autoencoder in a ``Pipeline`` (scalers...), and the float32

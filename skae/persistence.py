@@ -233,7 +233,8 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : DenseAutoEncoder, LinearAutoEncoder or ConvAutoEncoder
+    estimator : DenseAutoEncoder, LinearAutoEncoder, ConvAutoEncoder, \
+VariationalDenseAutoEncoder or VariationalConvAutoEncoder
         A fitted autoencoder.
     path : str or path-like
         Destination file; ``.safetensors`` is the conventional suffix. Overwritten.
@@ -349,7 +350,8 @@ def load(path, *, device=None):
 
     Returns
     -------
-    estimator : DenseAutoEncoder, LinearAutoEncoder or ConvAutoEncoder
+    estimator : DenseAutoEncoder, LinearAutoEncoder, ConvAutoEncoder, \
+VariationalDenseAutoEncoder or VariationalConvAutoEncoder
         Fitted, with the saved parameters, weights and fitted attributes; ``transform``,
         ``inverse_transform``, ``score``... give the same results as before saving.
 

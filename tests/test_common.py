@@ -35,6 +35,8 @@ from skae import (
     ConvAutoEncoder,
     DenseAutoEncoder,
     LinearAutoEncoder,
+    VariationalConvAutoEncoder,
+    VariationalDenseAutoEncoder,
 )
 from skae.augmentation import RandomFlip, RandomShift
 from skae.compression import AutoEncoderCodec, PCACodec
@@ -61,6 +63,9 @@ ESTIMATORS = [
     # Training-input corruption (the noise is drawn in the training step only).
     _tiny_dense(corruption=[GaussianNoise(0.1), PixelDropout(0.2, fill="mean")]),
     LinearAutoEncoder(latent_dim=1, max_epochs=3, **CPU),
+    VariationalDenseAutoEncoder(latent_dim=2, hidden_layer_sizes=(8,), n_importance_samples=4,
+                                **FAST),
+    VariationalConvAutoEncoder(latent_dim=2, channels=(4,), n_importance_samples=4, **FAST),
     # ---- compression
     AutoEncoderCodec(_tiny_dense(hidden_layer_sizes=(16,), batch_size=32), bits=3),
     PCACodec(2, bits=3),
@@ -77,6 +82,10 @@ ESTIMATORS = [
     AEAnomalyDetector(_tiny_dense(), random_state=0),  # novelty=True: held-out offset
     AEAnomalyDetector(_tiny_dense(), method="reconstruction", contamination=0.1,
                       random_state=0),
+    # The log-likelihood of a variational autoencoder as the score.
+    AEAnomalyDetector(VariationalDenseAutoEncoder(latent_dim=2, hidden_layer_sizes=(8,),
+                                                  n_importance_samples=4, **FAST),
+                      method="likelihood", random_state=0),
     # Outlier detection (fit_predict, contamination = share of the training data).
     AEAnomalyDetector(_tiny_dense(), novelty=False, contamination=0.1, random_state=0),
 ]

@@ -212,6 +212,19 @@ def _estimator_factories():
             lambda: skae.LinearAutoEncoder(latent_dim=2, max_epochs=2, random_state=0),
             "table",
         ),
+        "VariationalConvAutoEncoder": (
+            lambda: skae.VariationalConvAutoEncoder(
+                latent_dim=4, channels=(4,), max_epochs=1, batch_size=64,
+                n_importance_samples=2, early_stopping=True, random_state=0,
+            ),
+            "images",
+        ),
+        "VariationalDenseAutoEncoder": (
+            lambda: skae.VariationalDenseAutoEncoder(
+                latent_dim=3, hidden_layer_sizes=(8,), max_epochs=1, random_state=0
+            ),
+            "table",
+        ),
     }
     if hasattr(skae, "AEAnomalyDetector"):
         factories["AEAnomalyDetector"] = (

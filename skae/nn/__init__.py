@@ -6,6 +6,7 @@ from ._classifier_head import EncoderHeadModule
 from ._conv import ConvDecoder, ConvEncoder, conv_output_shapes
 from ._dense import DenseDecoder, DenseEncoder
 from ._quantiser import QuantisedEncoder
+from ._variational import GaussianEncoder, VariationalAutoEncoderModule
 
 __all__ = [
     "AutoEncoderModule",
@@ -14,8 +15,10 @@ __all__ = [
     "DenseDecoder",
     "DenseEncoder",
     "EncoderHeadModule",
+    "GaussianEncoder",
     "ProjectionHead",
     "QuantisedEncoder",
+    "VariationalAutoEncoderModule",
     "conv_output_shapes",
     "get_activation",
 ]
