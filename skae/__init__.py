@@ -5,7 +5,7 @@ from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
 from ._base import BaseAutoEncoder
 from ._variational import VariationalConvAutoEncoder, VariationalDenseAutoEncoder
 from .compression import AutoEncoderCodec
-from .exceptions import TrainingDivergedError, TrainingInterruptedWarning
+from .exceptions import ImageLoadError, TrainingDivergedError, TrainingInterruptedWarning
 from .semi_supervised import EncoderClassifier, FewLabelClassifier
 
 __version__ = "0.1.0.dev0"
@@ -18,6 +18,7 @@ __all__ = [
     "DenseAutoEncoder",
     "EncoderClassifier",
     "FewLabelClassifier",
+    "ImageLoadError",
     "LinearAutoEncoder",
     "TrainingDivergedError",
     "TrainingInterruptedWarning",
