@@ -103,20 +103,29 @@ METHODS = {
 }
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-    aurocs = {m: {} for m in METHODS}
-    times = dict.fromkeys(METHODS, 0.0)
+def run_protocol(methods, seeds):
+    """Every method on every data set, normal class and seed.
+
+    Parameters
+    ----------
+    methods : dict of str to callable
+        ``scores(X_train, X_test, seed)``, higher for more anomalous.
+    seeds : list of int
+
+    Returns
+    -------
+    aurocs : dict
+        ``aurocs[method][data_name]``: the AUROC of each split.
+    times : dict
+        ``times[method]``: total fit + score seconds.
+    """
+    aurocs = {m: {} for m in methods}
+    times = dict.fromkeys(methods, 0.0)
     for data_name, (X, y) in datasets().items():
         for normal in np.unique(y):
-            for seed in args.seeds:
+            for seed in seeds:
                 X_train, X_test, is_anomaly = make_split(X, y, normal, seed)
-                for method, scores in METHODS.items():
+                for method, scores in methods.items():
                     t = time.perf_counter()
                     s = scores(X_train, X_test, seed)
                     times[method] += time.perf_counter() - t
@@ -124,6 +133,17 @@ def main():
                         roc_auc_score(is_anomaly, s)
                     )
         print(f"{data_name}: done", flush=True)
+    return aurocs, times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    aurocs, times = run_protocol(METHODS, args.seeds)
     names = list(aurocs[next(iter(METHODS))])
     header = f"{'method':<26}" + "".join(f"{n:>14}" for n in names) + f"{'mean':>8}{'fit s':>8}"
     print("\n" + header + "\n" + "-" * len(header))

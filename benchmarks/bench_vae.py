@@ -63,7 +63,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
 
 from _clock import Clock
-from bench_anomaly_pyod import datasets, make_split, pyod_scores
+from bench_anomaly_pyod import pyod_scores, run_protocol
 from skae import AEAnomalyDetector, VariationalConvAutoEncoder, VariationalDenseAutoEncoder
 from skae._defaults import default_autoencoder
 from skae.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
@@ -182,19 +182,7 @@ def pyod_section(args):
             Xtr, s).fit(Xtr).score_samples(Xte),
         "PyOD VAE()": pyod_scores("VAE"),
     }
-    aurocs = {m: {} for m in methods}
-    times = dict.fromkeys(methods, 0.0)
-    for data_name, (X, y) in datasets().items():
-        for normal in np.unique(y):
-            for seed in args.seeds:
-                X_train, X_test, is_anomaly = make_split(X, y, normal, seed)
-                for method, scores in methods.items():
-                    start = time.perf_counter()
-                    s = scores(X_train, X_test, seed)
-                    times[method] += time.perf_counter() - start
-                    aurocs[method].setdefault(data_name, []).append(
-                        roc_auc_score(is_anomaly, s))
-        print(f"{data_name}: done", flush=True)
+    aurocs, times = run_protocol(methods, args.seeds)
     names = list(aurocs["PyOD VAE()"])
     header = (f"{'method':<26}" + "".join(f"{n:>14}" for n in names)
               + f"{'mean':>8}{'fit s':>8}{'/PyOD':>7}")

@@ -3,8 +3,9 @@
 Concrete classes (:mod:`skae._autoencoders`) say only how to read their input
 (``_validate_input``), how to give data back in the caller's shape (``_to_sample_shape``)
 and which encoder/decoder to build (``_build_encoder_decoder``). Optional hooks change
-what is trained: ``_build_module``, ``_encoder_width``, ``_reconstruction_loss`` and the
-training plan's ``_criterion`` (the variational autoencoders, :mod:`skae._variational`).
+what is trained: ``_build_module``, ``_encoder_width``, ``_reconstruction_loss`` (with
+``_unit_interval_terms``, how its range error reads) and the training plan's
+``_criterion`` (the variational autoencoders, :mod:`skae._variational`).
 
 The protected API
 -----------------
@@ -264,16 +265,22 @@ class BaseAutoEncoder(
         outputs a mean and a log-variance per code dimension)."""
         return self.latent_dim
 
+    def _unit_interval_terms(self):
+        """What needs X in [0, 1] and what to use instead, for the error that says so:
+        the loss here; a variational autoencoder names its likelihood."""
+        return f"loss={self._reconstruction_loss()!r} needs every value of X", "loss='mse'"
+
     def _check_training_data(self, X):
         loss = self._reconstruction_loss()
         if isinstance(loss, str) and loss in UNIT_INTERVAL_LOSSES:
             low, high = self._scaled_range(X)
             if low < 0 or high > 1:
+                what, instead = self._unit_interval_terms()
                 raise ValueError(
-                    f"loss={loss!r} needs every value of X in [0, 1] (after "
-                    f"input_scale); got values in [{low:.4g}, {high:.4g}]. Scale the data "
-                    "first (images as uint8 are scaled for you, or use "
-                    "sklearn.preprocessing.MinMaxScaler), or use loss='mse'."
+                    f"{what} in [0, 1] (after input_scale); got values in "
+                    f"[{low:.4g}, {high:.4g}]. Scale the data first (images as uint8 are "
+                    "scaled for you, or use sklearn.preprocessing.MinMaxScaler), or use "
+                    f"{instead}."
                 )
         if self._contrastive_on() and self.optimizer == "lbfgs":
             raise ValueError(

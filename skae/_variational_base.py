@@ -149,21 +149,17 @@ class VariationalMixin:
     def _criterion(self):
         return NegativeELBO(self.beta)
 
+    def _unit_interval_terms(self):
+        # The base checks the range of "bce", the Bernoulli's reconstruction loss.
+        return "likelihood='bernoulli' models values", "likelihood='gaussian'"
+
     def _check_training_data(self, X):
-        if self.likelihood == "bernoulli":
-            if self.output_activation not in ("auto", "sigmoid"):
-                raise ValueError(
-                    "likelihood='bernoulli' has the mean sigmoid(decoder(z)); "
-                    f"output_activation={self.output_activation!r} cannot apply. Use "
-                    "output_activation='auto', or likelihood='gaussian'."
-                )
-            low, high = self._scaled_range(X)
-            if low < 0 or high > 1:
-                raise ValueError(
-                    "likelihood='bernoulli' models values in [0, 1] (after input_scale); "
-                    f"got values in [{low:.4g}, {high:.4g}]. Scale the data first (e.g. "
-                    "sklearn.preprocessing.MinMaxScaler), or use likelihood='gaussian'."
-                )
+        if self.likelihood == "bernoulli" and self.output_activation not in ("auto", "sigmoid"):
+            raise ValueError(
+                "likelihood='bernoulli' has the mean sigmoid(decoder(z)); "
+                f"output_activation={self.output_activation!r} cannot apply. Use "
+                "output_activation='auto', or likelihood='gaussian'."
+            )
         super()._check_training_data(X)
 
     def _fit_network(self, X, target=None, *, wrap_encoder=None):
