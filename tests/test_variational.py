@@ -246,8 +246,9 @@ def test_persistence_round_trip(conv_vae, images, tmp_path):
 
 @pytest.mark.filterwarnings("ignore:.*LeafSpec:FutureWarning")
 def test_onnx_export_of_the_encoder_gives_the_posterior_mean(conv_vae, images, tmp_path):
-    pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
+    # onnx and onnxruntime are in the test extra, as for tests/test_export.py.
+    import onnxruntime as ort
+
     from skae.export import export_encoder
 
     path = export_encoder(conv_vae, tmp_path / "encoder.onnx")
@@ -306,8 +307,9 @@ def test_encoder_classifier_accepts_a_vae(images):
 
 @pytest.mark.slow  # UMAP compiles its kernels on first use
 def test_discovery_pipeline_accepts_a_vae(images):
-    hdbscan = pytest.importorskip("hdbscan")
-    umap = pytest.importorskip("umap")
+    import hdbscan  # umap-learn and hdbscan are dependencies of skae
+    import umap
+
     from skae.discovery import predict_clusters
 
     X, _ = images
