@@ -1,7 +1,8 @@
 """skae: autoencoders as scikit-learn estimators, trained by skorch on PyTorch."""
 
 from ._anomaly import AEAnomalyDetector
-from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
+from ._autoencoders import DenseAutoEncoder, LinearAutoEncoder
+from ._conv_autoencoder import ConvAutoEncoder
 from ._base import BaseAutoEncoder
 from ._variational import VariationalConvAutoEncoder, VariationalDenseAutoEncoder
 from .compression import AutoEncoderCodec

@@ -23,7 +23,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import HasMethods, Interval, StrOptions, fit_context
-from ._autoencoders import ConvAutoEncoder
+from ._conv_autoencoder import ConvAutoEncoder
 from ._anomaly_explanations import ScoreExplanationsMixin
 from ._conformal import ConformalDecisionsMixin, calibration_split
 from ._defaults import default_autoencoder

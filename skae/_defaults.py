@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder
+from ._autoencoders import DenseAutoEncoder
+from ._conv_autoencoder import ConvAutoEncoder
 from ._data import fetch_samples, is_map_dataset
 
 

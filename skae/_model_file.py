@@ -15,7 +15,8 @@ import torch
 from skorch.history import History
 
 from . import augmentation, corruption, losses
-from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder, LinearAutoEncoder
+from ._autoencoders import DenseAutoEncoder, LinearAutoEncoder
+from ._conv_autoencoder import ConvAutoEncoder
 from ._variational import VariationalConvAutoEncoder, VariationalDenseAutoEncoder
 
 

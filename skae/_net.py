@@ -179,10 +179,15 @@ class AutoEncoderNet(NeuralNet):
     def _training_batch(self, batch):
         """Move a batch to the device as float32; corrupt the input, keep the target clean.
 
-        Returns the network's input, the target and the uncorrupted input."""
+        Returns the network's input, the target, the uncorrupted input and the keyword
+        arguments of the forward pass: ``{"mask": ...}`` (where the corruption hid the
+        input) for a module that reads masks (``takes_mask``), else none."""
         clean, target = self._prepare_batch(batch)
-        Xi = clean if self.corruption is None else self.corruption(clean)
-        return Xi, target, clean
+        if not getattr(self.module_, "takes_mask", False):
+            Xi = clean if self.corruption is None else self.corruption(clean)
+            return Xi, target, clean, {}
+        Xi, mask = (clean, None) if self.corruption is None else self.corruption.with_mask(clean)
+        return Xi, target, clean, {"mask": mask}
 
     def validation_step(self, batch, **fit_params):
         # Validation batches get the same conversion and scaling as training ones.
@@ -202,10 +207,10 @@ class AutoEncoderNet(NeuralNet):
     def _training_loss(self, batch, forward_context, **fit_params):
         """The loss of a training batch and the reconstruction, the forward pass run
         under ``forward_context`` (autocast)."""
-        Xi, target, clean = self._training_batch(batch)
+        Xi, target, clean, forward_params = self._training_batch(batch)
         if self.contrastive is None:
             with forward_context:
-                y_pred = self.infer(Xi, **fit_params)
+                y_pred = self.infer(Xi, **forward_params, **fit_params)
             return self.get_loss(_float(y_pred), target, X=Xi, training=True), y_pred
         views = self._contrastive_views(clean)
         with forward_context:

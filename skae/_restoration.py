@@ -160,7 +160,7 @@ class RestorationMixin:
         self._fit_network(X_net, target)
         return self
 
-    def inpaint(self, X, mask=None, *, n_iter=3, init="mean"):
+    def inpaint(self, X, mask=None, *, n_iter="auto", init="mean"):
         """Fill the masked entries of ``X``; the known entries are returned bit for bit.
 
         Works for images, signals and tables, with masks of any shape drawn per sample
@@ -179,8 +179,12 @@ class RestorationMixin:
         mask : array-like of bool, default=None
             True marks a missing entry. Same shape as X or broadcastable to it (one mask
             of shape ``X.shape[1:]`` for every sample). None masks the NaN entries of X.
-        n_iter : int, default=3
-            Reconstruct-and-replace rounds.
+        n_iter : int or "auto", default="auto"
+            Reconstruct-and-replace rounds. ``"auto"``: 3, or 1 for a network told
+            where the holes are (``ConvAutoEncoder(mask_channel=True)``), which was
+            trained to fill holes from the first guess in one pass; further rounds show
+            it its own output marked as missing, which it never saw in training (on the
+            altitude-map example, 3 rounds raised its volume error from 10 % to 60 %).
         init : "mean" or float, default="mean"
             First guess in the holes: the local mean of known values (column means
             for tables), or a constant.
@@ -199,8 +203,10 @@ class RestorationMixin:
             has non-finite values outside the mask.
         """
         check_is_fitted(self, "net_")
-        if isinstance(n_iter, bool) or not isinstance(n_iter, Integral) or n_iter < 1:
-            raise ValueError(f"n_iter must be a positive int, got {n_iter!r}.")
+        if isinstance(n_iter, str) and n_iter == "auto":
+            n_iter = 1 if getattr(self.net_.module_, "takes_mask", False) else 3
+        elif isinstance(n_iter, bool) or not isinstance(n_iter, Integral) or n_iter < 1:
+            raise ValueError(f"n_iter must be a positive int or 'auto', got {n_iter!r}.")
         if not (init == "mean" or (isinstance(init, (int, float)) and np.isfinite(init))):
             raise ValueError(f"init must be 'mean' or a finite number, got {init!r}.")
         X_arr, mask_arr = check_inpaint_input(self, X, mask)
@@ -218,8 +224,10 @@ class RestorationMixin:
             x = local_mean_fill(x, m) if init == "mean" else torch.where(
                 m, torch.tensor(float(init) / scale, dtype=x.dtype, device=x.device), x
             )
+            # A mask-aware network (mask_channel) is told where the holes are.
+            extra = {"mask": m} if getattr(module, "takes_mask", False) else {}
             for _ in range(n_iter):
-                x = torch.where(m, module(x), x)
+                x = torch.where(m, module(x, **extra), x)
             return x * scale
 
         restored = self._map_batches(

@@ -8,7 +8,8 @@ corruption, persistence, export); :class:`~skae._variational_base.VariationalMix
 adds what is variational.
 """
 
-from ._autoencoders import ConvAutoEncoder, DenseAutoEncoder
+from ._autoencoders import DenseAutoEncoder
+from ._conv_autoencoder import ConvAutoEncoder
 from ._variational_base import VARIATIONAL_CONSTRAINTS, VariationalMixin, variational_doc
 
 
@@ -200,9 +201,14 @@ class VariationalConvAutoEncoder(VariationalMixin, ConvAutoEncoder):
     """
 
     _parameter_constraints: dict = {
-        **{k: v for k, v in ConvAutoEncoder._parameter_constraints.items() if k != "loss"},
+        **{k: v for k, v in ConvAutoEncoder._parameter_constraints.items()
+           if k not in ("loss", "architecture", "residual", "mask_channel")},
         **VARIATIONAL_CONSTRAINTS,
     }
+    # Not parameters: a VAE's code is its bottleneck (ConvAutoEncoder reads these).
+    architecture = "bottleneck"
+    residual = False
+    mask_channel = False
 
     def __init__(
         self,

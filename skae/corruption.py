@@ -222,11 +222,28 @@ class PixelDropout:
         self._rate_range = (lo, hi)
         self.fill = _check_fill(fill)
 
-    def __call__(self, X, generator):
+    def masked(self, X, generator):
+        """The corrupted batch and the mask of the dropped locations.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, ...)
+            A batch in the network's layout.
+        generator : torch.Generator
+
+        Returns
+        -------
+        X_corrupted : torch.Tensor of X's shape
+        mask : torch.Tensor of bool
+            True where the data were hidden; one entry per location (channels share it).
+        """
         rate = _per_sample(*self._rate_range, X.shape[0], X, generator)
         shape = _location_shape(X)
         u = torch.rand(shape, generator=generator, device=X.device, dtype=X.dtype)
-        return _apply_mask(X, u < rate, self.fill)
+        return _apply_mask(X, u < rate, self.fill), u < rate
+
+    def __call__(self, X, generator):
+        return self.masked(X, generator)[0]
 
     def __repr__(self):
         return f"PixelDropout(rate={self.rate}, fill={self.fill!r})"
@@ -313,9 +330,26 @@ class BlockMask:
             mask |= block & active
         return mask.reshape(shape)
 
-    def __call__(self, X, generator):
+    def masked(self, X, generator):
+        """The corrupted batch and the mask of the blanked blocks.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, ...)
+            A batch in the network's layout.
+        generator : torch.Generator
+
+        Returns
+        -------
+        X_corrupted : torch.Tensor of X's shape
+        mask : torch.Tensor of bool
+            True where the data were hidden; one entry per location (channels share it).
+        """
         mask = self._mask(_location_shape(X), generator, X.device)
-        return _apply_mask(X, mask, self.fill)
+        return _apply_mask(X, mask, self.fill), mask
+
+    def __call__(self, X, generator):
+        return self.masked(X, generator)[0]
 
     def __repr__(self):
         return f"BlockMask(size={self.size}, n_blocks={self.n_blocks}, fill={self.fill!r})"
@@ -352,6 +386,34 @@ class SeededCorruption:
         for step in self.steps:
             X = step(X, self.generator)
         return X
+
+    def with_mask(self, X):
+        """Apply the steps; also return where the masking steps hid the data.
+
+        The masking steps are those with a ``masked(X, generator)`` method
+        (:class:`BlockMask`, :class:`PixelDropout`). Draws exactly what ``__call__``
+        draws, so the corrupted batch is the same.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, ...)
+            A batch in the network's layout.
+
+        Returns
+        -------
+        X_corrupted : torch.Tensor of X's shape
+        mask : torch.Tensor of bool or None
+            True where a masking step hid the data, one entry per location (shape
+            ``(n, 1, ...)`` for images and signals); None when no step masks.
+        """
+        mask = None
+        for step in self.steps:
+            if hasattr(step, "masked"):
+                X, hidden = step.masked(X, self.generator)
+                mask = hidden if mask is None else mask | hidden
+            else:
+                X = step(X, self.generator)
+        return X, mask
 
     def __getstate__(self):
         return {**self.__dict__, "_generator": None}

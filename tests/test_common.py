@@ -62,6 +62,9 @@ ESTIMATORS = [
                     **FAST),
     # Training-input corruption (the noise is drawn in the training step only).
     _tiny_dense(corruption=[GaussianNoise(0.1), PixelDropout(0.2, fill="mean")]),
+    # The U-Net for restoration: skip connections, residual output, a spatial code.
+    ConvAutoEncoder(latent_dim=2, channels=(4, 4), architecture="unet", residual=True,
+                    corruption=[GaussianNoise(0.1)], **FAST),
     LinearAutoEncoder(latent_dim=1, max_epochs=3, **CPU),
     VariationalDenseAutoEncoder(latent_dim=2, hidden_layer_sizes=(8,), n_importance_samples=4,
                                 **FAST),

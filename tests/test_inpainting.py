@@ -67,6 +67,12 @@ def test_known_entries_bit_for_bit_and_input_untouched(inpainter, images):
     np.testing.assert_array_equal(out32[~mask], X.astype(np.float32)[~mask])
 
 
+def test_auto_rounds_are_three_for_a_network_not_told_the_mask(inpainter, images):
+    X, mask = images[300:310], square_masks(10, 10, seed=2)
+    np.testing.assert_array_equal(inpainter.inpaint(X, mask),
+                                  inpainter.inpaint(X, mask, n_iter=3))
+
+
 def test_inpainting_beats_the_first_guess(inpainter, images):
     X = images[300:]
     mask = square_masks(len(X), 10, seed=1)

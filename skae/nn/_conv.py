@@ -10,8 +10,8 @@ from torch import nn
 
 from ._activations import get_activation
 
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
-_CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d}
+CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+CONV_TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d}
 
 
 def conv_output_shapes(spatial_shape, n_levels):
@@ -35,7 +35,8 @@ def conv_output_shapes(spatial_shape, n_levels):
     return shapes
 
 
-def _check_kernel(kernel_size):
+def check_kernel(kernel_size):
+    """Refuse an even kernel size (``padding = kernel_size // 2`` keeps sizes only for odd)."""
     if kernel_size % 2 != 1:
         raise ValueError(f"kernel_size must be odd, got {kernel_size}.")
 
@@ -70,8 +71,8 @@ class ConvEncoder(nn.Module):
         layers_per_level=1,
     ):
         super().__init__()
-        _check_kernel(kernel_size)
-        conv = _CONV[len(spatial_shape)]
+        check_kernel(kernel_size)
+        conv = CONV[len(spatial_shape)]
         layers, c_prev = [], in_channels
         for c in channels:
             layers += [conv(c_prev, c, kernel_size, stride=2, padding=kernel_size // 2)]
@@ -119,9 +120,9 @@ class ConvDecoder(nn.Module):
         layers_per_level=1,
     ):
         super().__init__()
-        _check_kernel(kernel_size)
-        conv = _CONV[len(spatial_shape)]
-        conv_t = _CONV_T[len(spatial_shape)]
+        check_kernel(kernel_size)
+        conv = CONV[len(spatial_shape)]
+        conv_t = CONV_TRANSPOSE[len(spatial_shape)]
         shapes = conv_output_shapes(spatial_shape, len(channels))
         channels = list(channels)
         self.expand = nn.Sequential(
