@@ -92,6 +92,31 @@ def _apply_mask(X, mask, fill):
     return torch.where(mask, torch.as_tensor(fill, dtype=X.dtype, device=X.device), X)
 
 
+class _MaskingStep:
+    """A corruption that hides entries: ``__call__`` and ``masked`` from ``_draw_mask``."""
+
+    def masked(self, X, generator):
+        """The corrupted batch and the mask of the entries it hid.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, ...)
+            A batch in the network's layout.
+        generator : torch.Generator
+
+        Returns
+        -------
+        X_corrupted : torch.Tensor of X's shape
+        mask : torch.Tensor of bool
+            True where the data were hidden; one entry per location (channels share it).
+        """
+        mask = self._draw_mask(X, generator)
+        return _apply_mask(X, mask, self.fill), mask
+
+    def __call__(self, X, generator):
+        return self.masked(X, generator)[0]
+
+
 class GaussianNoise:
     """Add Gaussian noise of standard deviation ``std`` to every value.
 
@@ -188,7 +213,7 @@ class SaltAndPepper:
         )
 
 
-class PixelDropout:
+class PixelDropout(_MaskingStep):
     """Drop a random fraction of pixels (or table entries), replacing them by ``fill``.
 
     For images ``(n, C, H, W)`` and signals ``(n, C, L)`` all channels of a dropped
@@ -222,34 +247,16 @@ class PixelDropout:
         self._rate_range = (lo, hi)
         self.fill = _check_fill(fill)
 
-    def masked(self, X, generator):
-        """The corrupted batch and the mask of the dropped locations.
-
-        Parameters
-        ----------
-        X : torch.Tensor of shape (n, ...)
-            A batch in the network's layout.
-        generator : torch.Generator
-
-        Returns
-        -------
-        X_corrupted : torch.Tensor of X's shape
-        mask : torch.Tensor of bool
-            True where the data were hidden; one entry per location (channels share it).
-        """
+    def _draw_mask(self, X, generator):
         rate = _per_sample(*self._rate_range, X.shape[0], X, generator)
         shape = _location_shape(X)
-        u = torch.rand(shape, generator=generator, device=X.device, dtype=X.dtype)
-        return _apply_mask(X, u < rate, self.fill), u < rate
-
-    def __call__(self, X, generator):
-        return self.masked(X, generator)[0]
+        return torch.rand(shape, generator=generator, device=X.device, dtype=X.dtype) < rate
 
     def __repr__(self):
         return f"PixelDropout(rate={self.rate}, fill={self.fill!r})"
 
 
-class BlockMask:
+class BlockMask(_MaskingStep):
     """Blank out random rectangular blocks (intervals for signals and tables).
 
     Each sample gets ``n_blocks`` blocks at uniformly random positions (they may overlap
@@ -330,26 +337,8 @@ class BlockMask:
             mask |= block & active
         return mask.reshape(shape)
 
-    def masked(self, X, generator):
-        """The corrupted batch and the mask of the blanked blocks.
-
-        Parameters
-        ----------
-        X : torch.Tensor of shape (n, ...)
-            A batch in the network's layout.
-        generator : torch.Generator
-
-        Returns
-        -------
-        X_corrupted : torch.Tensor of X's shape
-        mask : torch.Tensor of bool
-            True where the data were hidden; one entry per location (channels share it).
-        """
-        mask = self._mask(_location_shape(X), generator, X.device)
-        return _apply_mask(X, mask, self.fill), mask
-
-    def __call__(self, X, generator):
-        return self.masked(X, generator)[0]
+    def _draw_mask(self, X, generator):
+        return self._mask(_location_shape(X), generator, X.device)
 
     def __repr__(self):
         return f"BlockMask(size={self.size}, n_blocks={self.n_blocks}, fill={self.fill!r})"
