@@ -260,10 +260,6 @@ class ConvAutoEncoder(BaseAutoEncoder):
             raise ValueError(f"channels must be a non-empty tuple of positive ints: {channels}.")
         return channels
 
-    def _n_levels(self):
-        """Number of stride-2 levels."""
-        return len(self._channels()) - (self.architecture == "unet")
-
     def _build_encoder_decoder(self, network_shape):
         in_channels, *spatial = network_shape
         channels = self._channels()
@@ -279,7 +275,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
                 "The contrastive term acts on compact codes; architecture='unet' has a "
                 "spatial code. Use architecture='bottleneck' with contrastive."
             )
-        n_levels = self._n_levels()
+        n_levels = len(channels) - (self.architecture == "unet")  # stride-2 levels
         min_size = 2**n_levels
         if any(s < min_size for s in spatial):
             raise ValueError(
@@ -314,7 +310,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
     @property
     def _n_features_out(self):
         if self.architecture != "unet":
-            return self.net_ and self.latent_dim
+            return super()._n_features_out
         return self.net_ and unet_code_size(
             self.image_shape_[1:], self._channels(), self.latent_dim
         )

@@ -203,8 +203,10 @@ class RestorationMixin:
             has non-finite values outside the mask.
         """
         check_is_fitted(self, "net_")
+        # A mask-aware network (mask_channel) is told where the holes are.
+        takes_mask = getattr(self.net_.module_, "takes_mask", False)
         if isinstance(n_iter, str) and n_iter == "auto":
-            n_iter = 1 if getattr(self.net_.module_, "takes_mask", False) else 3
+            n_iter = 1 if takes_mask else 3
         elif isinstance(n_iter, bool) or not isinstance(n_iter, Integral) or n_iter < 1:
             raise ValueError(f"n_iter must be a positive int or 'auto', got {n_iter!r}.")
         if not (init == "mean" or (isinstance(init, (int, float)) and np.isfinite(init))):
@@ -224,8 +226,7 @@ class RestorationMixin:
             x = local_mean_fill(x, m) if init == "mean" else torch.where(
                 m, torch.tensor(float(init) / scale, dtype=x.dtype, device=x.device), x
             )
-            # A mask-aware network (mask_channel) is told where the holes are.
-            extra = {"mask": m} if getattr(module, "takes_mask", False) else {}
+            extra = {"mask": m} if takes_mask else {}
             for _ in range(n_iter):
                 x = torch.where(m, module(x, **extra), x)
             return x * scale

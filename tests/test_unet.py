@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import onnxruntime
 import torch
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -127,7 +128,6 @@ def test_fit_pairs_learns_the_map(camera_patches):
 
 
 def test_save_load_and_export_give_the_same_outputs(tmp_path, camera_patches):
-    onnxruntime = pytest.importorskip("onnxruntime")
     _, test = camera_patches
     ae = _unet(residual=True, corruption=GaussianNoise(0.1)).fit(test)
     save(ae, tmp_path / "unet.skae")
