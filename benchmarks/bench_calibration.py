@@ -15,12 +15,15 @@ The detector is fitted on the control set only, then judged on the core set:
 Rows side by side: the images and the 34 measured features, each with ``novelty=True`` (the
 default: decisions calibrated on held-out control items) and ``novelty=False`` (in-sample
 training scores, the behaviour before calibration); ``FDP@0.1`` needs held-out scores and
-is left blank for the latter. Mean and standard deviation over the seeds.
+is left blank for the latter. The features also with the control set's labels
+(``fit(X, y)``, the class-aware code term; ``labels``). Mean and standard deviation over
+the seeds.
 
 Run alone (the machine's cores shared with other work change the times, not the rates)::
 
     python benchmarks/bench_calibration.py            # 5 seeds, ~15-25 min on 2 cores
     python benchmarks/bench_calibration.py --quick    # 2 seeds, 10 epochs: a smoke run
+    python benchmarks/bench_calibration.py --sources features   # the feature rows only
 """
 
 import argparse
@@ -58,6 +61,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds, 10 epochs")
     parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--sources", nargs="+", choices=("images", "features"),
+                        default=["images", "features"])
     args = parser.parse_args()
     seeds = range(args.seeds or (2 if args.quick else 5))
     epochs = 10 if args.quick else "auto"
@@ -69,17 +74,21 @@ def main():
         control, core = data.is_control, ~data.is_control
         unknown_ids = [data.target_names.index(k) for k in ("diatom", "spherule")]
         is_unknown = np.isin(data.target[core], unknown_ids)
-        sources = {"images": data.images, "features": data.features}
+        sources = {"images": data.images, "features": data.features,
+                   "features labels": data.features}
         for source, X in sources.items():
-            for novelty in (True, False):
+            if source.split()[0] not in args.sources:
+                continue
+            for novelty in (True, False) if source != "features labels" else (True,):
                 autoencoder = None
                 if source == "images":
                     autoencoder = ConvAutoEncoder(latent_dim=32, channels=(32, 64),
                                                   max_epochs=epochs, device="cpu")
                 detector = AEAnomalyDetector(autoencoder, contamination=0.05,
                                              novelty=novelty, random_state=seed)
-                detector.fit(X[control])
-                name = f"{source:<8} novelty={novelty!s:<5}"
+                labels = data.target[control] if source.endswith("labels") else None
+                detector.fit(X[control], labels)
+                name = f"{source:<15} novelty={novelty!s:<5}"
                 rows.setdefault(name, []).append(_rates(detector, X[core], is_unknown))
         wall, cpu = clock.lap()
         print(f"seed {seed}: {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
@@ -87,7 +96,7 @@ def main():
     header = ("FPR@0.05", "flag@auto", "FDP@0.1", "power@0.1", "AUROC")
     print(f"\n{len(seeds)} seeds; mean ± std over seeds; targets: FPR@0.05 in "
           "[0.03, 0.07], FDP@0.1 <= 0.1 on average")
-    print(f"{'detector':<24}" + "".join(f"{h:>16}" for h in header))
+    print(f"{'detector':<31}" + "".join(f"{h:>16}" for h in header))
     for name, values in rows.items():
         values = np.asarray(values, dtype=float)
         cells = []
@@ -96,7 +105,7 @@ def main():
                 cells.append(f"{'-':>16}")
             else:
                 cells.append(f"{np.mean(column):>9.3f} ± {np.std(column):.3f}")
-        print(f"{name:<24}" + "".join(cells))
+        print(f"{name:<31}" + "".join(cells))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ the residual is lightly smoothed before it is squared, so that coherent regions 
 pixels weigh more than the pixel noise every reconstruction has.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
@@ -25,17 +25,20 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._compat import HasMethods, Interval, StrOptions, fit_context
 from ._conv_autoencoder import ConvAutoEncoder
 from ._anomaly_explanations import ScoreExplanationsMixin
+from ._anomaly_terms import ScoreTermsMixin
+from ._class_distance import check_known_labels, fit_class_gaussians
 from ._conformal import ConformalDecisionsMixin, calibration_split
 from ._defaults import default_autoencoder
 from ._runtime import FLOAT_DTYPES, draw_seed, keeps_state_on_failure
 from ._samples import check_float32_range, check_sample_shape, flatten_samples
 
-# Rows per chunk when computing smoothed errors: bounds the float64 copies in memory.
-_CHUNK = 4096
 # Robust scale below which a score term is treated as constant (avoids dividing by 0).
 _MIN_SCALE = 1e-12
+
+
 class AEAnomalyDetector(
-    ScoreExplanationsMixin, ConformalDecisionsMixin, OutlierMixin, BaseEstimator
+    ScoreTermsMixin, ScoreExplanationsMixin, ConformalDecisionsMixin, OutlierMixin,
+    BaseEstimator,
 ):
     """Anomaly detector from an autoencoder trained on (mostly) normal data.
 
@@ -64,7 +67,9 @@ class AEAnomalyDetector(
 
         - ``"reconstruction"``: reconstruction error (the autoencoder's loss per sample).
         - ``"latent"``: mean Euclidean distance of the code to its ``n_neighbors`` nearest
-          training codes (a k-nearest-neighbour density estimate in code space).
+          training codes (a k-nearest-neighbour density estimate in code space). When
+          ``fit`` is given labels ``y``, the distance to the nearest *known kind*
+          instead (see :meth:`fit`).
         - ``"hybrid"``: the mean of both, after robust standardisation. This is the
           remedy for over-generalisation: a well reconstructed anomaly is still caught
           when its code is far from the normal codes. It is the default because it beats
@@ -135,7 +140,16 @@ class AEAnomalyDetector(
     scaler_ : StandardScaler or None
         The fitted feature scaler, or None when the data are not scaled.
     neighbors_ : NearestNeighbors or None
-        Nearest-neighbour index of the training codes (``"latent"`` and ``"hybrid"``).
+        Nearest-neighbour index of the training codes (``"latent"`` and ``"hybrid"``
+        without labels).
+    known_classes_ : ndarray of shape (n_known_classes,) or None
+        The labels seen at ``fit`` (``-1`` excluded), or None when fitted without
+        labels or with a method that has no code term.
+    class_code_means_ : ndarray of shape (n_known_classes, latent_dim) or None
+        Mean training code of each known class.
+    code_precision_ : ndarray of shape (latent_dim, latent_dim) or None
+        Inverse of the within-class covariance of the training codes, shared by all
+        known classes (Ledoit–Wolf shrunk).
     term_names_ : tuple of str
         Names of the score terms, e.g. ``("reconstruction", "latent")``.
     term_center_ : ndarray of shape (n_terms,)
@@ -201,6 +215,8 @@ class AEAnomalyDetector(
        one-class protocol).
     .. [3] S. Bates, E. Candès, L. Lei, Y. Romano and M. Sesia, "Testing for outliers
        with conformal p-values", Annals of Statistics 51(1), 2023.
+    .. [4] K. Lee, K. Lee, H. Lee and J. Shin, "A simple unified framework for detecting
+       out-of-distribution samples and adversarial attacks", NeurIPS 2018.
 
     Examples
     --------
@@ -296,8 +312,21 @@ class AEAnomalyDetector(
         X : array-like of shape (n_samples, n_features) or (n_samples, ...)
             Training data, mostly normal. Tables are 2-D; images ``(n, H, W)`` or
             ``(n, C, H, W)``. Not modified.
-        y : None
-            Ignored; present for API consistency.
+        y : array-like of shape (n_samples,), default=None
+            Labels of the known kinds in ``X``, ``-1`` for an unlabelled sample (the
+            :mod:`sklearn.semi_supervised` convention); None for a plain outlier
+            detector. With labels the code term becomes class-aware, as in open-set
+            recognition: instead of the distance to the nearest training codes, the
+            Mahalanobis distance of the code to the mean code of the nearest known
+            class, with a within-class covariance shared by all classes (Lee et al.,
+            2018, in the class references). A sample is then unusual when it is far
+            from *every* known kind, also between two kinds, where an unlabelled
+            detector sees dense training data. It helps where each kind's codes are
+            compact (measured: feature tables) and can hurt where they are not
+            (Fashion-MNIST image codes; ``benchmarks/bench_unknown_kinds.py``). The
+            autoencoder still trains on every sample, unlabelled ones included.
+            Methods without a code term (``"reconstruction"``, ``"likelihood"``)
+            ignore the labels, with a warning.
 
         Returns
         -------
@@ -305,13 +334,25 @@ class AEAnomalyDetector(
             The fitted detector.
         """
         X = self._validate(X, reset=True)
+        labelled = None
+        if y is not None:
+            y, labelled = check_known_labels(self, y, len(X))
+            if self.method in ("reconstruction", "likelihood"):
+                warnings.warn(
+                    f"method={self.method!r} has no code term, so the labels y change "
+                    "nothing; use method='hybrid' or 'latent' for a class-aware score.",
+                    UserWarning,
+                )
+                y = labelled = None
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else draw_seed(rng)
         train, calibration = (calibration_split(self, len(X), rng) if self.novelty
                               else (None, None))
         self.calibration_indices_ = calibration
         X_calibration = None if calibration is None else X[calibration]
-        X = X if train is None else X[train]
+        if train is not None:
+            X = X[train]
+            y, labelled = (None, None) if y is None else (y[train], labelled[train])
 
         image_input = len(self.sample_shape_) > 1
         autoencoder = self._make_autoencoder(X, seed)
@@ -337,15 +378,20 @@ class AEAnomalyDetector(
             "hybrid": ("reconstruction", "latent"),
             "likelihood": ("likelihood",),
         }[self.method]
-        self.neighbors_ = None
+        self.neighbors_ = self.known_classes_ = None
+        self.class_code_means_ = self.code_precision_ = None
         codes = None
         if "latent" in self.term_names_:
             codes = np.asarray(self.autoencoder_.transform(X_ae), dtype=np.float64)
-            n_neighbors = min(self.n_neighbors, len(codes) - 1)
-            self.neighbors_ = NearestNeighbors(n_neighbors=n_neighbors).fit(codes)
+            if y is None or not labelled.any():  # no label left after the hold-out
+                n_neighbors = min(self.n_neighbors, len(codes) - 1)
+                self.neighbors_ = NearestNeighbors(n_neighbors=n_neighbors).fit(codes)
+            else:
+                self.known_classes_, self.class_code_means_, self.code_precision_ = (
+                    fit_class_gaussians(codes[labelled], y[labelled]))
         errors = self._reconstruction_errors(X_ae)
-        # Robust centre and scale of each term; leave-one-out for the code distances,
-        # so that they describe new normal data.
+        # Robust centre and scale of each term; leave-one-out for the code distances
+        # to the training codes, so that they describe new normal data.
         terms = self._log_terms(X_ae, errors, codes, leave_one_out=True)
         q1, median, q3 = np.percentile(terms, [25, 50, 75], axis=0)
         self.term_center_ = median
@@ -367,63 +413,6 @@ class AEAnomalyDetector(
         return self
 
     # ------------------------------------------------------------------ scores
-    def _smooths(self):
-        return self.error_smoothing > 0 and len(self.sample_shape_) >= 2
-
-    def _squared_residuals(self, X_ae):
-        """Per-value squared (smoothed) residuals of network input ``X_ae``, float64."""
-        recon = np.asarray(self.autoencoder_.reconstruct(X_ae), dtype=np.float64)
-        residual = np.asarray(X_ae, dtype=np.float64) - recon
-        if self._smooths():
-            sigma = (0,) * (residual.ndim - 2) + (self.error_smoothing,) * 2
-            residual = gaussian_filter(residual, sigma=sigma)
-        return residual**2
-
-    def _reconstruction_errors(self, X_ae):
-        if "reconstruction" not in self.term_names_:
-            return None
-        if not self._smooths():
-            return np.asarray(
-                self.autoencoder_.reconstruction_error(X_ae), dtype=np.float64
-            )
-        errors = [
-            self._squared_residuals(X_ae[start : start + _CHUNK])
-            .reshape(len(X_ae[start : start + _CHUNK]), -1)
-            .mean(axis=1)
-            for start in range(0, len(X_ae), _CHUNK)
-        ]
-        return np.concatenate(errors)
-
-    def _log_terms(self, X_ae, errors=None, codes=None, leave_one_out=False):
-        """Log of each score term, shape (n_samples, n_terms), float64.
-
-        ``errors`` and ``codes`` are computed from ``X_ae`` unless given.
-        """
-        columns = []
-        for name in self.term_names_:
-            if name == "likelihood":  # a log already: minus the log-likelihood
-                columns.append(-np.asarray(self.autoencoder_.score_samples(X_ae), float))
-                continue
-            if name == "reconstruction":
-                value = self._reconstruction_errors(X_ae) if errors is None else errors
-            else:
-                if codes is None:
-                    codes = np.asarray(self.autoencoder_.transform(X_ae), dtype=np.float64)
-                k = self.neighbors_.n_neighbors
-                distances, _ = self.neighbors_.kneighbors(
-                    codes, n_neighbors=k + 1 if leave_one_out else k
-                )
-                # Leave-one-out: the nearest training code of a training code is itself.
-                value = distances[:, 1:].mean(axis=1) if leave_one_out else distances.mean(1)
-            columns.append(np.log(np.maximum(value, np.finfo(np.float64).tiny)))
-        return np.column_stack(columns)
-
-    def _combine(self, terms):
-        return -self._standardised(terms).mean(axis=1)
-
-    def _standardised(self, terms):
-        return (terms - self.term_center_) / self.term_scale_
-
     def score_samples(self, X):
         """Normality score: higher is more normal, lower is more abnormal.
 
