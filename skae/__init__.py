@@ -3,6 +3,7 @@
 from ._anomaly import AEAnomalyDetector
 from ._autoencoders import DenseAutoEncoder, LinearAutoEncoder
 from ._conv_autoencoder import ConvAutoEncoder
+from ._fusion import FusedAnomalyDetector
 from ._base import BaseAutoEncoder
 from ._variational import VariationalConvAutoEncoder, VariationalDenseAutoEncoder
 from .compression import AutoEncoderCodec
@@ -19,6 +20,7 @@ __all__ = [
     "DenseAutoEncoder",
     "EncoderClassifier",
     "FewLabelClassifier",
+    "FusedAnomalyDetector",
     "ImageLoadError",
     "LinearAutoEncoder",
     "TrainingDivergedError",

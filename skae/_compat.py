@@ -26,6 +26,8 @@ except ImportError as error:  # pragma: no cover - only on an untested scikit-le
     ) from error
 
 from sklearn.utils import _safe_indexing as safe_indexing
+from sklearn.utils._indexing import _get_column_indices as get_column_indices
+from sklearn.utils.metaestimators import _BaseComposition as BaseComposition
 from sklearn.utils import get_tags
 
 fit_context = _fit_context
@@ -35,6 +37,7 @@ is_fitted = _is_fitted
 num_samples = _num_samples
 
 __all__ = [
+    "BaseComposition",
     "HasMethods",
     "Interval",
     "Options",
@@ -42,6 +45,7 @@ __all__ = [
     "check_feature_names",
     "check_method_params",
     "fit_context",
+    "get_column_indices",
     "get_tags",
     "is_fitted",
     "num_samples",

@@ -15,6 +15,7 @@ import warnings
 import pytest
 from _public_api import public_modules
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.ensemble import IsolationForest
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
@@ -34,6 +35,7 @@ from skae import (
     BaseAutoEncoder,
     ConvAutoEncoder,
     DenseAutoEncoder,
+    FusedAnomalyDetector,
     LinearAutoEncoder,
     VariationalConvAutoEncoder,
     VariationalDenseAutoEncoder,
@@ -91,6 +93,11 @@ ESTIMATORS = [
                       method="likelihood", random_state=0),
     # Outlier detection (fit_predict, contamination = share of the training data).
     AEAnomalyDetector(_tiny_dense(), novelty=False, contamination=0.1, random_state=0),
+    # Two detectors on all the columns; the checks' y (when given) picks the weights.
+    FusedAnomalyDetector([
+        ("forest", IsolationForest(n_estimators=10, random_state=0), slice(None)),
+        ("autoencoder", AEAnomalyDetector(_tiny_dense(), random_state=0), slice(None)),
+    ], random_state=0),
 ]
 
 LABELS_MINUS_ONE = (
@@ -104,6 +111,12 @@ EXPECTED_FAILED_CHECKS = {
         "check_methods_subset_invariance": (
             "float32 torch matrix products differ with the batch size at the 1e-7 level "
             "(the check's tolerance); scores agree to about 1e-6."
+        )
+    },
+    FusedAnomalyDetector: {
+        "check_methods_subset_invariance": (
+            "its AEAnomalyDetector's float32 torch matrix products differ with the batch "
+            "size at the 1e-7 level (the check's tolerance); scores agree to about 1e-6."
         )
     },
     FewLabelClassifier: {"check_classifiers_classes": LABELS_MINUS_ONE},

@@ -231,6 +231,15 @@ def _estimator_factories():
             lambda: skae.AEAnomalyDetector(_tiny_conv(), random_state=0),
             "images",
         )
+    from sklearn.ensemble import IsolationForest
+
+    factories["FusedAnomalyDetector"] = (
+        lambda: skae.FusedAnomalyDetector([
+            ("forest", IsolationForest(n_estimators=10, random_state=0), slice(0, 50)),
+            ("ae", skae.AEAnomalyDetector(_tiny_dense(), random_state=0), slice(50, None)),
+        ], random_state=0),
+        "table_few_labels",
+    )
     from skae.preprocessing import ImageAligner
 
     factories["ImageAligner"] = (ImageAligner, "images")
