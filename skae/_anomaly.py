@@ -27,7 +27,7 @@ from ._conv_autoencoder import ConvAutoEncoder
 from ._anomaly_explanations import ScoreExplanationsMixin
 from ._anomaly_terms import ScoreTermsMixin
 from ._class_distance import check_known_labels, fit_class_gaussians
-from ._conformal import ConformalDecisionsMixin, calibration_split
+from ._conformal import ConformalDecisionsMixin, calibration_offset, calibration_split
 from ._defaults import default_autoencoder
 from ._runtime import FLOAT_DTYPES, draw_seed, keeps_state_on_failure
 from ._samples import check_float32_range, check_sample_shape, flatten_samples
@@ -405,11 +405,7 @@ class AEAnomalyDetector(
         else:
             scores = self._combine(self._log_terms(self._to_autoencoder_input(X_calibration)))
         self.calibration_scores_ = np.sort(scores)
-        if self.contamination == "auto":
-            q1, q3 = np.percentile(scores, [25, 75])
-            self.offset_ = float(q1 - 1.5 * (q3 - q1))
-        else:
-            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        self.offset_ = calibration_offset(scores, self.contamination)
         return self
 
     # ------------------------------------------------------------------ scores

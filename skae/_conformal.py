@@ -33,6 +33,15 @@ def calibration_split(estimator, n_samples, rng):
     return np.sort(order[n_calibration:]), np.sort(order[:n_calibration])
 
 
+def calibration_offset(scores, contamination):
+    """``offset_`` from calibration ``scores``: their ``contamination`` quantile, or for
+    ``"auto"`` Tukey's lower fence ``Q1 - 1.5 IQR``."""
+    if contamination == "auto":
+        q1, q3 = np.percentile(scores, [25, 75])
+        return float(q1 - 1.5 * (q3 - q1))
+    return float(np.percentile(scores, 100.0 * contamination))
+
+
 class ConformalDecisionsMixin:
     """``p_values`` and ``predict_at_fdr`` for an outlier detector with ``novelty=True``,
     ``calibration_scores_`` and ``score_samples`` (higher is more normal)."""

@@ -21,7 +21,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import BaseComposition, Interval, StrOptions, fit_context, get_column_indices
-from ._conformal import ConformalDecisionsMixin, calibration_split
+from ._conformal import ConformalDecisionsMixin, calibration_offset, calibration_split
 from ._runtime import draw_seed, keeps_state_on_failure
 from .semi_supervised import labeled_mask
 from .semi_supervised._labels import as_label_array
@@ -294,11 +294,7 @@ class FusedAnomalyDetector(ConformalDecisionsMixin, OutlierMixin, BaseCompositio
         self.calibration_indices_ = calibration
         scores = self._fuse(self._source_scores(X[calibration]))
         self.calibration_scores_ = np.sort(scores)
-        if self.contamination == "auto":
-            q1, q3 = np.percentile(scores, [25, 75])
-            self.offset_ = float(q1 - 1.5 * (q3 - q1))
-        else:
-            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        self.offset_ = calibration_offset(scores, self.contamination)
         return self
 
     def _fit_detectors(self, X, y, columns, seeds):
