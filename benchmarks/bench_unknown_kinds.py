@@ -21,9 +21,13 @@ Rows:
   (``fit(X, y)``: the code term is the distance to the nearest known kind), and
   ``features, class Gaussians``: that distance on the standardised features themselves,
   without an autoencoder (tied-covariance Mahalanobis distance to the nearest kind's mean).
+- ``features linear latent, labels``: ``AEAnomalyDetector(LinearAutoEncoder(34),
+  method="latent")`` fitted with labels: a full-rank linear code, so its class-aware term
+  is the class-Gaussian distance of the features themselves, from skae's own estimators.
 - ``FusedAnomalyDetector``: the labelled image and feature detectors fused, with the
   weights chosen by leaving one known kind out at a time (``weights="auto"``); the
-  weights and the left-out folds' AUROCs are printed per seed.
+  weights and the left-out folds' AUROCs are printed per seed. ``(linear)``: with the
+  linear latent feature detector.
 
 Targets (issue 18): images only >= 0.95; images + features >= 0.985; known-kind accuracy
 from image codes with 10 labels per kind >= 0.95.
@@ -47,7 +51,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from _clock import Clock
-from skae import AEAnomalyDetector, ConvAutoEncoder, FusedAnomalyDetector
+from skae import AEAnomalyDetector, ConvAutoEncoder, FusedAnomalyDetector, LinearAutoEncoder
 from skae.datasets import make_particles
 from skae.preprocessing import ImageAligner
 
@@ -126,6 +130,10 @@ def main():
         scores["features AEAnomalyDetector, labels"] = -feature_detector.score_samples(F_core)
         scores["features, class Gaussians"] = _class_gaussian_distance(
             F_control, data.target[control], F_core)
+        linear = AEAnomalyDetector(LinearAutoEncoder(latent_dim=F_control.shape[1]),
+                                   method="latent", random_state=seed)
+        linear.fit(F_control, data.target[control])
+        scores["features linear latent, labels"] = -linear.score_samples(F_core)
         forest = IsolationForest(random_state=seed).fit(F_control)
         scores["features IsolationForest"] = -forest.score_samples(F_core)
         scores["features PCA (95 %)"] = _pca_error(F_control, F_core, 0.95)
@@ -136,16 +144,19 @@ def main():
         aligned = images["aligned images"].reshape(len(data.images), -1)
         stacked = np.hstack([aligned, StandardScaler().fit(data.features[control])
                              .transform(data.features)])
-        fused = FusedAnomalyDetector([
-            ("images", AEAnomalyDetector(ConvAutoEncoder(
-                latent_dim=32, channels=(32, 64), max_epochs=epochs, device="cpu",
-                image_shape=data.images.shape[1:])), slice(0, aligned.shape[1])),
-            ("features", AEAnomalyDetector(), slice(aligned.shape[1], None)),
-        ], random_state=seed).fit(stacked[control], data.target[control])
-        scores["FusedAnomalyDetector, labels"] = -fused.score_samples(stacked[core])
-        folds = ", ".join(f"{k} {v:.3f}" for k, v in fused.validation_auroc_.items())
-        print(f"seed {seed}: fused weights (images, features) {fused.weights_.round(2)}; "
-              f"left-one-kind-out AUROC {folds}", flush=True)
+        for name, feature_detector in [("", AEAnomalyDetector()),
+                                       (" (linear)", clone(linear))]:
+            fused = FusedAnomalyDetector([
+                ("images", AEAnomalyDetector(ConvAutoEncoder(
+                    latent_dim=32, channels=(32, 64), max_epochs=epochs, device="cpu",
+                    image_shape=data.images.shape[1:])), slice(0, aligned.shape[1])),
+                ("features", feature_detector, slice(aligned.shape[1], None)),
+            ], random_state=seed).fit(stacked[control], data.target[control])
+            scores[f"FusedAnomalyDetector{name}, labels"] = -fused.score_samples(
+                stacked[core])
+            folds = ", ".join(f"{k} {v:.3f}" for k, v in fused.validation_auroc_.items())
+            print(f"seed {seed}: fused{name} weights (images, features) "
+                  f"{fused.weights_.round(2)}; left-one-kind-out AUROC {folds}", flush=True)
         for name, s in scores.items():
             auroc.setdefault(name, []).append(roc_auc_score(is_unknown, s))
         wall, cpu = clock.lap()
@@ -153,11 +164,11 @@ def main():
 
     print(f"\n{len(seeds)} seeds, mean ± std; unknown-kind AUROC on the core set; "
           "known-kind accuracy of LR on the codes, 10 labels per kind")
-    print(f"{'detector':<36}{'AUROC':>16}{'accuracy':>18}")
+    print(f"{'detector':<40}{'AUROC':>16}{'accuracy':>18}")
     for name, values in auroc.items():
         cell = (f"{np.mean(accuracy[name]):>11.3f} ± {np.std(accuracy[name]):.3f}"
                 if name in accuracy else f"{'-':>18}")
-        print(f"{name:<36}{np.mean(values):>9.3f} ± {np.std(values):.3f}{cell}")
+        print(f"{name:<40}{np.mean(values):>9.3f} ± {np.std(values):.3f}{cell}")
 
 
 if __name__ == "__main__":

@@ -426,3 +426,54 @@ def test_explore_python_code_repeats_the_analysis(tmp_path, capsys):
     np.testing.assert_allclose(namespace["anomaly_score"], table["anomaly_score"],
                                rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(namespace["clusters"], table["cluster"])
+
+
+def test_explore_with_a_feature_table(tmp_path, capsys):
+    """--features: a second detector on a table of the same items; the score is the mean
+    of both, its parts those of both, and the report's Python repeats the results."""
+    import html
+
+    images = _shapes(30)
+    folder = _write_pngs(tmp_path / "pngs", images)
+    rng = np.random.default_rng(0)
+    measured = pd.DataFrame({
+        "name": [f"img_{i:03d}.png" for i in range(30)],  # text: carried over, not used
+        "area": images.reshape(30, -1).mean(axis=1) + rng.normal(0, 1, 30),
+        "length": rng.normal(10, 1, 30),
+    })
+    measured.loc[5, "length"] = 40.0  # one item odd in its features only
+    table_path = tmp_path / "measured.csv"
+    measured.to_csv(table_path, index=False)
+    out = tmp_path / "out"
+    code, _, err = _run(["explore", folder, "--features", table_path, "--output", out,
+                         "--map", "pca", *FAST], capsys)
+    assert code == 0, err
+    parts = ("image_reconstruction", "image_latent", "features_reconstruction",
+             "features_latent")
+    table, page = _check_outputs(out, 30, parts=parts)
+    # The item odd in its features is the most unusual in the features' parts and ranks
+    # high overall (the last image, odd in its pixels, ranks high too).
+    feature_parts = table[["score_part_features_reconstruction", "score_part_features_latent"]]
+    assert feature_parts.mean(axis=1).idxmax() == 5
+    assert table["anomaly_rank"][5] <= 5
+    block = page.split("Do the same in Python", 1)[1]
+    snippet = html.unescape(re.search(r"<pre><code>(.*?)</code></pre>", block, re.S).group(1))
+    namespace = {}
+    exec(compile(snippet, "<explore snippet>", "exec"), namespace)
+    capsys.readouterr()
+    np.testing.assert_allclose(namespace["anomaly_score"], table["anomaly_score"],
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(namespace["clusters"], table["cluster"])
+
+    measured.iloc[:29].to_csv(table_path, index=False)
+    code, _, err = _run(["explore", folder, "--features", table_path, "--output", out,
+                         "--overwrite", *FAST], capsys)
+    assert code == 2 and "has 29 rows for 30 items" in err
+    measured.loc[3, "area"] = np.nan
+    measured.to_csv(table_path, index=False)
+    code, _, err = _run(["explore", folder, "--features", table_path, "--output", out,
+                         "--overwrite", *FAST], capsys)
+    assert code == 2 and "missing or infinite" in err
+    code, _, err = _run(["explore", folder, "--features", tmp_path / "absent.csv",
+                         "--output", out, "--overwrite", *FAST], capsys)
+    assert code == 2 and "must be an existing .csv or .tsv file" in err

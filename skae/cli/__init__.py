@@ -203,6 +203,7 @@ def build_parser():
             "  skae explore particles/ --resize 64 64 --output particles_skae\n"
             "  skae explore spectra.npy --latent-dim 4 --epochs 50\n"
             "  skae explore features.csv --id-column sample_id --overwrite\n"
+            "  skae explore particles/ --resize 64 64 --features measurements.csv\n"
         ),
     )
     explore.add_argument("path", metavar="PATH",
@@ -222,6 +223,11 @@ def build_parser():
                          help="CSV only: column that identifies the rows (not analysed; "
                               "other non-numeric columns are carried to results.csv, "
                               "not analysed either)")
+    explore.add_argument("--features", metavar="CSV", default=None,
+                         help="a .csv/.tsv of measurements of the same items, one row per "
+                              "item in their order (file names sorted); a second detector "
+                              "ranks its rows, the anomaly score is the mean of both, and "
+                              "the clusters use the codes and the features")
     explore.add_argument("--map", choices=("umap", "pca"), default="umap",
                          help="'umap' (default): clusters from UMAP of the codes; 'pca': "
                               "clusters on the codes directly, PCA map (faster). Clusters "

@@ -16,7 +16,7 @@ import numpy as np
 from .._defaults import default_autoencoder
 from ..discovery import ClusterReport, cluster_report, default_min_cluster_size, map_and_cluster
 from ._interrupts import INTERRUPTS
-from ._loaders import InputError, load_input, printable
+from ._loaders import InputError, load_csv, load_input, printable
 from ._output import check_output_folder, write_outputs
 from ._status import Status
 
@@ -134,13 +134,19 @@ class Analysis:
 
 
 def analyse(data, *, latent_dim, epochs, device, seed, map_method, min_cluster_size,
-            verbose, status=None):
+            verbose, status=None, features=None):
     """Fit the detector (and its autoencoder), get codes, scores, map and clusters.
 
     Parameters
     ----------
     data : LoadedData
         The items; the detector trains on them and ranks them.
+    features : ndarray of shape (n_items, n_features), default=None
+        A table measured on the same items, one row per item in their order. A second
+        detector (skae's default for tables) ranks its rows; an item's score is the mean
+        of both detectors' scores, its score parts those of both (``image ...``,
+        ``features ...``), and the clusters are found on the standardised codes and
+        features side by side.
     latent_dim, epochs, device, seed, verbose
         Options of the autoencoder, see :func:`make_autoencoder`.
     map_method : {"umap", "pca"}
@@ -177,18 +183,34 @@ def analyse(data, *, latent_dim, epochs, device, seed, map_method, min_cluster_s
         # mean is minus the detector's normality score (higher = more anomalous).
         parts = detector.score_parts(data.X)
         scores = parts.mean(axis=1)
+    part_names, represent = detector.term_names_, codes
+    if features is not None:
+        from sklearn.preprocessing import StandardScaler
+
+        on_features = AEAnomalyDetector(novelty=False, random_state=seed)
+        with status.stage(f"Training a second detector on the {features.shape[1]} "
+                          "features of each item"):
+            on_features.fit(features)
+            INTERRUPTS.check()
+        feature_parts = on_features.score_parts(features)
+        scores = (scores + feature_parts.mean(axis=1)) / 2
+        parts = np.hstack([parts, feature_parts])
+        part_names = ([f"{'image' if data.is_image else 'item'} {n}" for n in part_names]
+                      + [f"features {n}" for n in on_features.term_names_])
+        represent = np.hstack([StandardScaler().fit_transform(codes),
+                               StandardScaler().fit_transform(features)])
     how = "UMAP + HDBSCAN" if map_method == "umap" else "PCA + HDBSCAN"
-    with status.stage(f"Mapping and clustering the codes ({how})"):
-        xy, clusters, clusterer = map_and_cluster(codes, map_method, min_cluster_size,
+    seen = "codes" if features is None else "codes and features"
+    with status.stage(f"Mapping and clustering the {seen} ({how})"):
+        xy, clusters, clusterer = map_and_cluster(represent, map_method, min_cluster_size,
                                                   seed)
-        report = cluster_report(clusters, embedding=codes, n_exemplars=8)
+        report = cluster_report(clusters, embedding=represent, n_exemplars=8)
     with status.stage("Reconstructing the items for the report"):
         return Analysis(
             detector=detector, autoencoder=ae, X_shown=X_shown, codes=codes,
             scores=scores, xy=xy, clusters=clusters, clusterer=clusterer,
             cluster_report=report, min_cluster_size=min_cluster_size,
-            fit_seconds=fit_seconds, score_parts=parts,
-            score_part_names=detector.term_names_,
+            fit_seconds=fit_seconds, score_parts=parts, score_part_names=part_names,
         )
 
 
@@ -213,6 +235,21 @@ def run_explore(args):
         data = load_input(args.path, resize=resize, key=args.key,
                           id_column=args.id_column)
     status.say(f"skae explore: {data.description}", indent="  ")
+    features = None
+    if args.features is not None:
+        table_path = Path(args.features)
+        if not table_path.is_file() or table_path.suffix.lower() not in (".csv", ".tsv"):
+            raise InputError(f"--features '{printable(str(args.features))}' must be an "
+                             "existing .csv or .tsv file.")
+        with status.stage(f"Reading {printable(str(args.features))}"):
+            table = load_csv(table_path)
+        if len(table.X) != len(data.X):
+            raise InputError(
+                f"--features '{args.features}' has {len(table.X)} rows for {len(data.X)} "
+                "items; it needs one row per item, in the order of the items (the order "
+                "of results.csv: file names sorted).")
+        features = table.X
+        status.say(f"Features: {table.description}", indent="  ")
     if data.is_image and np.prod(data.X.shape[-2:]) > 256 * 256:
         status.say("Tip: images this large train slowly on a CPU; --resize 128 128 (or "
                    "smaller) is often enough to find clusters and anomalies.", indent="  ")
@@ -220,11 +257,12 @@ def run_explore(args):
     result = analyse(data, latent_dim=args.latent_dim, epochs=args.epochs,
                      device=args.device, seed=args.seed, map_method=args.map,
                      min_cluster_size=min_cluster_size, verbose=0 if args.quiet else 1,
-                     status=status)
+                     status=status, features=features)
     INTERRUPTS.check()
     options = {"path": str(args.path), "latent size": args.latent_dim,
                "epochs": args.epochs, "device": args.device, "seed": args.seed,
-               "map": args.map, "resize": resize}
+               "map": args.map, "resize": resize,
+               "features": None if args.features is None else str(args.features)}
     with status.stage("Writing results.csv and report.html"):
         write_outputs(output, data, result, f"skae explore: {Path(args.path).name}",
                       options, args.overwrite, input_path=args.path)

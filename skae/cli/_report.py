@@ -423,7 +423,7 @@ def _python_snippet(data, result, options):
         imports, load = "", f"X = ...  # {data.description}"
     method = options.get("map", "umap")
     seed = options.get("seed", result.detector.random_state)
-    return f"""from skae import AEAnomalyDetector, {type(ae).__name__}
+    code = f"""from skae import AEAnomalyDetector, {type(ae).__name__}
 {imports}from skae.discovery import cluster_report, map_and_cluster
 
 {load}
@@ -434,7 +434,26 @@ anomaly_score = -detector.score_samples(X)  # higher = more unusual
 parts = detector.score_parts(X)  # why: one column per detector.term_names_
 # anomaly_score equals parts.mean(axis=1); higher parts = more unusual in that term
 codes = detector.encode(X)  # the codes, after the detector's scaling of tables
-xy, clusters, clusterer = map_and_cluster(codes, {method!r}, {result.min_cluster_size},
+"""
+    represent = "codes"
+    if options.get("features") is not None:
+        table = str(options["features"])
+        sep = ', sep="\\t"' if table.lower().endswith(".tsv") else ""
+        code += f"""
+# The measured features: a second detector, the mean of both scores, and clusters
+# of the standardised codes and features side by side
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import StandardScaler
+
+features = pd.read_csv({table!r}{sep}).select_dtypes("number").to_numpy(np.float32)
+on_features = AEAnomalyDetector(novelty=False, random_state={seed!r}).fit(features)
+anomaly_score = (anomaly_score - on_features.score_samples(features)) / 2
+represent = np.hstack([StandardScaler().fit_transform(codes),
+                       StandardScaler().fit_transform(features)])
+"""
+        represent = "represent"
+    return code + f"""xy, clusters, clusterer = map_and_cluster({represent}, {method!r}, {result.min_cluster_size},
                                           random_state={seed!r})
-print(cluster_report(clusters, embedding=codes))
+print(cluster_report(clusters, embedding={represent}))
 """
