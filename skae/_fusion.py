@@ -270,7 +270,7 @@ class FusedAnomalyDetector(ConformalDecisionsMixin, OutlierMixin, BaseCompositio
         rng = check_random_state(self.random_state)
         train, calibration = calibration_split(self, len(X), rng)
         seeds = [draw_seed(rng) for _ in entries]
-        y_train = None if y is None else y[train]
+        X_train, y_train = X[train], (None if y is None else y[train])
 
         self.validation_auroc_ = None
         if fixed is not None:
@@ -278,15 +278,15 @@ class FusedAnomalyDetector(ConformalDecisionsMixin, OutlierMixin, BaseCompositio
         elif self.weights == "auto" and y is not None \
                 and len(np.unique(y_train[labeled_mask(y_train)])) >= 2:
             self.weights_, self.validation_auroc_ = self._leave_one_kind_out(
-                X[train], y_train, columns, seeds, rng)
+                X_train, y_train, columns, seeds, rng)
         else:
             self.weights_ = np.full(len(entries), 1.0 / len(entries))
 
-        fitted = self._fit_detectors(X[train], y_train, columns, seeds)
+        fitted = self._fit_detectors(X_train, y_train, columns, seeds)
         self.detectors_ = [(name, detector, cols)
                            for (name, _, _), detector, cols in zip(entries, fitted, columns)]
         self.named_detectors_ = {name: detector for name, detector, _ in self.detectors_}
-        training = self._source_scores(X[train])
+        training = self._source_scores(X_train)
         q1, median, q3 = np.percentile(training, [25, 50, 75], axis=0)
         self.score_center_ = median
         self.score_scale_ = np.where(q3 - q1 > _MIN_SCALE, q3 - q1, 1.0)
@@ -320,13 +320,13 @@ class FusedAnomalyDetector(ConformalDecisionsMixin, OutlierMixin, BaseCompositio
             fit_rows = np.setdiff1d(others, normal)
             if len(fit_rows) < 3:
                 continue
-            detectors = self._fit_detectors(X[fit_rows], y[fit_rows], columns, seeds)
+            X_fit, X_new = X[fit_rows], X[np.concatenate([normal, np.flatnonzero(is_kind)])]
+            detectors = self._fit_detectors(X_fit, y[fit_rows], columns, seeds)
             standardised = []
             for detector, cols in zip(detectors, columns):
-                train_scores = detector.score_samples(X[fit_rows][:, cols])
+                train_scores = detector.score_samples(X_fit[:, cols])
                 q1, median, q3 = np.percentile(train_scores, [25, 50, 75])
-                rows = np.concatenate([normal, np.flatnonzero(is_kind)])
-                scores = detector.score_samples(X[rows][:, cols])
+                scores = detector.score_samples(X_new[:, cols])
                 standardised.append((scores - median) / max(q3 - q1, _MIN_SCALE))
             standardised = np.column_stack(standardised)
             is_new = np.r_[np.zeros(len(normal)), np.ones(is_kind.sum())]
