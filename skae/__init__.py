@@ -4,6 +4,7 @@ from ._anomaly import AEAnomalyDetector
 from ._autoencoders import DenseAutoEncoder, LinearAutoEncoder
 from ._conv_autoencoder import ConvAutoEncoder
 from ._fusion import FusedAnomalyDetector
+from ._open_set import OpenSetDetector
 from ._base import BaseAutoEncoder
 from ._variational import VariationalConvAutoEncoder, VariationalDenseAutoEncoder
 from .compression import AutoEncoderCodec
@@ -23,6 +24,7 @@ __all__ = [
     "FusedAnomalyDetector",
     "ImageLoadError",
     "LinearAutoEncoder",
+    "OpenSetDetector",
     "TrainingDivergedError",
     "TrainingInterruptedWarning",
     "VariationalConvAutoEncoder",

@@ -37,6 +37,7 @@ from skae import (
     DenseAutoEncoder,
     FusedAnomalyDetector,
     LinearAutoEncoder,
+    OpenSetDetector,
     VariationalConvAutoEncoder,
     VariationalDenseAutoEncoder,
 )
@@ -98,6 +99,12 @@ ESTIMATORS = [
         ("forest", IsolationForest(n_estimators=10, random_state=0), slice(None)),
         ("autoencoder", AEAnomalyDetector(_tiny_dense(), random_state=0), slice(None)),
     ], random_state=0),
+    # Open-set detection from a classifier of the known kinds (fit needs y).
+    OpenSetDetector(LogisticRegression(), random_state=0),
+    OpenSetDetector(EncoderClassifier(
+        DenseAutoEncoder(latent_dim=2, hidden_layer_sizes=(8,), max_epochs=2, batch_size=64,
+                         **CPU), max_epochs=5, batch_size=64, **CPU),
+        method="max_proba", random_state=0),
 ]
 
 LABELS_MINUS_ONE = (
@@ -118,6 +125,12 @@ EXPECTED_FAILED_CHECKS = {
             "its AEAnomalyDetector's float32 torch matrix products differ with the batch "
             "size at the 1e-7 level (the check's tolerance); scores agree to about 1e-6."
         )
+    },
+    OpenSetDetector: {
+        "check_outliers_train": (
+            "an open-set detector learns the known kinds from y, and this check fits "
+            "outlier detectors without labels (fit(X)); fit(X) is refused with a clear error."
+        ),
     },
     FewLabelClassifier: {"check_classifiers_classes": LABELS_MINUS_ONE},
     EncoderClassifier: {

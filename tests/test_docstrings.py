@@ -240,6 +240,12 @@ def _estimator_factories():
         ], random_state=0),
         "table_few_labels",
     )
+    factories["OpenSetDetector"] = (
+        lambda: skae.OpenSetDetector(
+            skae.EncoderClassifier(_tiny_dense(), max_epochs=2, random_state=0),
+            random_state=0),
+        "table_few_labels",
+    )
     from skae.preprocessing import ImageAligner
 
     factories["ImageAligner"] = (ImageAligner, "images")
