@@ -189,7 +189,7 @@ class AEAnomalyDetector(
     :class:`~sklearn.ensemble.IsolationForest` (the detector before ``max_epochs="auto"``,
     ``novelty`` and the narrower default levels: 0.944, and 0.941 with another seed). On PyOD's unsupervised protocol for tables
     (``benchmarks/bench_anomaly_pyod.py --seeds 0 1``: four data sets, 50 contaminated
-    splits, one run, before ``novelty``) the mean AUROC was 0.924, against 0.917 for
+    splits, one run with 1 torch thread) the mean AUROC was 0.922, against 0.917 for
     PyOD's ``AutoEncoder()``, 0.916 for its ``VAE()`` and 0.939 for
     :class:`~sklearn.ensemble.IsolationForest`.
 
