@@ -12,7 +12,8 @@ estimator at its defaults, side by side in one run:
   ``IsolationForest()`` on the raw pixels; the mean over the classes;
 - **few labels**: 10 labels per class from the subset (the rest unlabelled): the
   autoencoder's codes + UMAP (fitted on all codes of the subset) + ``LogisticRegression``
-  against raw pixels + LR and ``PCA(32)`` + UMAP + LR; codes + LR without UMAP is shown
+  against raw pixels + LR and ``PCA(32)`` + UMAP + LR; codes + LR without UMAP and raw
+  pixels + UMAP + LR (what the UMAP step itself adds or costs at that size) are shown
   too. Test accuracy on ``--n-few-test`` test images.
 
 Rows marked ``previous default`` run the defaults skae had before the data-dependent
@@ -123,6 +124,8 @@ def few_label_rows(X, y, X_test, y_test, models, seed):
         rows.append((f"{label} + UMAP + LR", *timed(lambda: umap_lr(codes, codes_test))))
         rows.append((f"{label} + LR", *timed(lambda: plain_lr(codes, codes_test))))
     rows.append(("raw pixels + LR", *timed(lambda: plain_lr(flat, flat_test))))
+    # The same UMAP step on the raw pixels: what UMAP itself adds or costs at this size.
+    rows.append(("raw pixels + UMAP + LR", *timed(lambda: umap_lr(flat, flat_test))))
     pca = PCA(32, random_state=seed).fit(flat)
     rows.append(("PCA(32) + UMAP + LR", *timed(
         lambda: umap_lr(pca.transform(flat), pca.transform(flat_test)))))

@@ -26,9 +26,10 @@ loss : {{"mse", "l1", "bce", "ssim", "ssim_l1", "perceptual"}} or callable, defa
         ``reconstruction_error`` are in the network's units.
     max_epochs : int or "auto", default={max_epochs}
         Passes over the training data. ``"auto"`` scales the budget with the data:
-        ``clip(ceil(120000 / n_train), 20, 300)`` epochs, i.e. about 120,000 sample
-        passes but at least 20 and at most 300 epochs (50 epochs with
-        ``optimizer="lbfgs"``): 500 images get 240 epochs, 6,000 or more get 20. With
+        ``clip(ceil(240000 / n_train), 20, 600)`` epochs, i.e. about 240,000 sample
+        passes but at least 20 and at most 600 epochs (50 epochs with
+        ``optimizer="lbfgs"``): 1,000 training images get 240 epochs, 12,000 or more
+        get 20. With
         ``"auto"`` the learning rate follows a cosine schedule from ``lr`` down to
         ``lr / 100`` over those epochs, and training stops once the loss that
         ``early_stopping`` watches (the held-out loss, or the training loss when no
