@@ -26,12 +26,11 @@ loss : {{"mse", "l1", "bce", "ssim", "ssim_l1", "perceptual"}} or callable, defa
         ``reconstruction_error`` are in the network's units.
     max_epochs : int or "auto", default={max_epochs}
         Passes over the training data. ``"auto"`` scales the budget with the data:
-        ``clip(ceil(240000 / n_train), 20, 600)`` epochs, i.e. about 240,000 sample
-        passes but at least 20 and at most 600 epochs (50 epochs with
-        ``optimizer="lbfgs"``): 1,000 training images get 240 epochs, 12,000 or more
-        get 20. With
-        ``"auto"`` the learning rate follows a cosine schedule from ``lr`` down to
-        ``lr / 100`` over those epochs, and training stops once the loss that
+        ``clip(ceil(180000 / n_train), 20, 450)`` epochs, i.e. about 180,000 sample
+        passes but at least 20 and at most 450 epochs (50 epochs with
+        ``optimizer="lbfgs"``): 1,000 training images get 180 epochs, 9,000 or more
+        get 20. With ``"auto"`` the learning rate follows a cosine schedule from ``lr``
+        down to ``lr / 100`` over those epochs, and training stops once the loss that
         ``early_stopping`` watches (the held-out loss, or the training loss when no
         samples are held out) has not improved by ``tol`` (relative) for
         ``max(n_iter_no_change, ceil(max_epochs_ / 10))`` epochs. An int is that many
