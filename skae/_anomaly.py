@@ -182,12 +182,13 @@ class AEAnomalyDetector(
     -----
     On the Fashion-MNIST one-class protocol (``benchmarks/bench_anomaly_fashion_mnist.py``:
     fit on the 6,000 training images of one class, score the 10,000 test images), one
-    run (seed 0) of the current defaults gave a mean AUROC of 0.942 over the 10
-    classes, against 0.905 for the same autoencoder's plain reconstruction error, 0.934
-    for the smoothed reconstruction term alone, 0.931 for the code-distance term alone,
+    run (seed 0) of the current defaults gave a mean AUROC of 0.943 over the 10
+    classes, against 0.906 for the same autoencoder's plain reconstruction error, 0.933
+    for the smoothed reconstruction term alone, 0.934 for the code-distance term alone,
     0.903 for PCA's reconstruction error and 0.917 for
     :class:`~sklearn.ensemble.IsolationForest` (the detector before ``max_epochs="auto"``,
-    ``novelty`` and the narrower default levels: 0.944, and 0.941 with another seed). On PyOD's unsupervised protocol for tables
+    ``novelty`` and the narrower default levels: 0.944, and 0.941 with another seed).
+    On PyOD's unsupervised protocol for tables
     (``benchmarks/bench_anomaly_pyod.py --seeds 0 1``: four data sets, 50 contaminated
     splits, one run with 1 torch thread) the mean AUROC was 0.922, against 0.917 for
     PyOD's ``AutoEncoder()``, 0.916 for its ``VAE()`` and 0.939 for
