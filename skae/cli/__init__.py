@@ -135,7 +135,9 @@ def build_parser():
             "     set (AUROC: 1.0 = perfect, 0.5 = chance);\n"
             "  5. cluster the codes (UMAP + HDBSCAN) and compare clusters with true kinds.\n"
             "With --data particles, the 34 features measured on each particle are used\n"
-            "next to the codes (steps 3 and 5) and by a second anomaly detector (step 4).\n"
+            "next to the codes (steps 3 and 5) and by a second anomaly detector (step 4),\n"
+            "fused with the first by FusedAnomalyDetector (weighted by leaving one known\n"
+            "kind out).\n"
             "Takes about 1-3 minutes on a laptop CPU."
         ),
         epilog=(

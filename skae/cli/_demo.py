@@ -1,9 +1,10 @@
 """``skae demo``: the known / unknown / odd workflow, end to end, on bundled data.
 
 Known classes: a logistic regression on the codes of a labelled control set. Unknown
-classes: an :class:`~skae.AEAnomalyDetector` trained on the control set only, whose
-scores on the core set are compared with the truth (AUROC), and flagged at a false
-discovery rate. Discovery: clusters of the codes against the true kinds. The whole
+classes: an :class:`~skae.AEAnomalyDetector` trained on the control set only (for the
+particles, fused with a detector of their measured features by
+:class:`~skae.FusedAnomalyDetector`), whose scores on the core set are compared with the
+truth (AUROC), and flagged at a false discovery rate. Discovery: clusters of the codes against the true kinds. The whole
 demo, in Python, is ``examples/ice_core/plot_known_unknown.py``.
 """
 
@@ -96,23 +97,39 @@ def _parse_classes(text, names, default):
 FDR = 0.1  # the demo's false discovery rate for "which core items are other things"
 
 
-def _flag_at_fdr(normality, detector, X_control, fdr, feature_detector=None,
-                 features_control=None):
-    """Core items flagged by Benjamini-Hochberg on conformal p-values of ``normality``.
+def _flag_at_fdr(normality, detector, fdr):
+    """Core items flagged by Benjamini-Hochberg on conformal p-values of ``normality``
+    (the scores of the core items) against ``detector``'s held-out control items."""
+    return benjamini_hochberg(conformal_p_values(detector.calibration_scores_, normality), fdr)
 
-    ``normality`` is the image detector's score, or the mean of the image and feature
-    detectors' scores. Its p-values come from the same score of the held-out control
-    items, which neither detector trained on: both detectors are seeded alike, so they
-    hold out the same items.
-    """
-    calibration = detector.calibration_scores_
-    if feature_detector is not None:
-        held_out = detector.calibration_indices_
-        if not np.array_equal(held_out, feature_detector.calibration_indices_):
-            raise RuntimeError("the image and feature detectors held out different items")
-        calibration = (detector.score_samples(X_control[held_out])
-                       + feature_detector.score_samples(features_control[held_out])) / 2
-    return benjamini_hochberg(conformal_p_values(calibration, normality), fdr)
+
+def _fused_detector(autoencoder, n_pixels, image_shape, seed):
+    """Images and features in one detector: each on its columns of one table, weighted
+    by how well it finds a known kind left out of training (FusedAnomalyDetector)."""
+    from .. import AEAnomalyDetector, FusedAnomalyDetector
+
+    return FusedAnomalyDetector([
+        ("images", AEAnomalyDetector(autoencoder.set_params(image_shape=image_shape)),
+         slice(0, n_pixels)),
+        ("features", AEAnomalyDetector(), slice(n_pixels, None)),
+    ], random_state=seed)
+
+
+def _fused_parts(fused, table):
+    """The score parts of the fused detector's image and feature detectors, shifted,
+    scaled and weighted as it shifts, scales and weights their scores, so that their
+    mean is minus its ``score_samples`` (as a single detector's parts are); a source
+    with weight 0 has parts 0."""
+    blocks, names = [], []
+    for (name, detector, columns), weight, center, scale in zip(
+            fused.detectors_, fused.weights_, fused.score_center_, fused.score_scale_):
+        parts = detector.score_parts(table[:, columns])
+        # minus the detector's score is the mean of its parts
+        blocks.append(weight * (parts + center) / (scale * parts.shape[1]))
+        label = "image" if name == "images" else name
+        names += [f"{label} {term}" for term in detector.term_names_]
+    parts = np.hstack(blocks) + 0.0  # no -0.0 for a source of weight 0
+    return parts * parts.shape[1], names
 
 
 def _share(part, whole):
@@ -198,9 +215,7 @@ def run_demo(args):
                               detector.autoencoder_.reconstruction_error(X[core]))
     if features is not None:
         # A second detector on the measured features (a DenseAutoEncoder on standardised
-        # columns), with the control labels: far from every known kind. Both scores are
-        # robust z-scores (0 = typical control item), so their mean is the combined
-        # evidence.
+        # columns), with the control labels: far from every known kind.
         with status.stage("      AEAnomalyDetector on the 34 measured features and the "
                           "control labels"):
             feature_detector = AEAnomalyDetector(random_state=args.seed)
@@ -208,11 +223,22 @@ def run_demo(args):
             INTERRUPTS.check()
         feature_normality = feature_detector.score_samples(features[core])
         auroc_features = roc_auc_score(is_unknown[core], -feature_normality)
-        normality = (normality + feature_normality) / 2
+        # One score from both: a plain mean lets a source without evidence dilute the
+        # other (images 0.52 and features 0.96 gave 0.80), so the fused detector weights
+        # them by leaving one known kind out at a time, and calibrates the result.
+        table = np.hstack([X.reshape(len(X), -1), features])
+        with status.stage("      FusedAnomalyDetector on images and features, weighted "
+                          "by leaving one known kind out"):
+            fused = _fused_detector(autoencoder(), X[0].size, X.shape[1:], args.seed)
+            fused.fit(table[is_control], y[is_control])
+            INTERRUPTS.check()
+        normality = fused.score_samples(table[core])
+        flagged = fused.predict_at_fdr(table[core], fdr=FDR) == -1
+        calibration_size = len(fused.calibration_scores_)
+    else:
+        flagged = _flag_at_fdr(normality, detector, FDR)
+        calibration_size = len(detector.calibration_scores_)
     auroc = roc_auc_score(is_unknown[core], -normality)
-    flagged = _flag_at_fdr(normality, detector, X[is_control], FDR,
-                           None if features is None else feature_detector,
-                           None if features is None else features[is_control])
 
     # 4. Discovery: clusters of the codes.
     min_cluster_size = args.min_cluster_size or default_min_cluster_size(len(X))
@@ -236,16 +262,17 @@ def run_demo(args):
         "the core images (chance 0.5); "
         + (f"AEAnomalyDetector on images, hybrid score (reconstruction error alone: "
            f"{auroc_rec:.3f})." if features is None else
-           f"mean of two AEAnomalyDetectors: on images {auroc_images:.3f} (reconstruction "
-           f"error alone {auroc_rec:.3f}), on the features with the control labels "
-           f"{auroc_features:.3f}."),
+           f"FusedAnomalyDetector, weights {fused.weights_[0]:.1f} images and "
+           f"{fused.weights_[1]:.1f} features; AEAnomalyDetector on images alone "
+           f"{auroc_images:.3f} (reconstruction error alone {auroc_rec:.3f}), on the "
+           f"features with the control labels {auroc_features:.3f}."),
         f"Flagged at a {FDR:.0%} false discovery rate (Benjamini-Hochberg on conformal "
-        f"p-values from {len(detector.calibration_scores_)} held-out control images): "
+        f"p-values from {calibration_size} held-out control images): "
         f"{int(flagged.sum())} core images, {int((flagged & is_unknown[core]).sum())} of "
         f"them of unknown classes ({_share(flagged & ~is_unknown[core], flagged)} false "
         f"discoveries; {_share(flagged & is_unknown[core], is_unknown[core])} of the "
         "unknown found; nothing is flagged unless at least "
-        f"{int(np.ceil(core.sum() / (FDR * (len(detector.calibration_scores_) + 1))))} "
+        f"{int(np.ceil(core.sum() / (FDR * (calibration_size + 1))))} "
         "core images score below every held-out control image).",
         f"Clusters: {report.n_clusters} found for {len(names)} true kinds; adjusted Rand "
         f"index {adjusted_rand_score(y, clusters):.3f}; cluster accuracy "
@@ -284,14 +311,11 @@ def run_demo(args):
                           "report"):
             # Higher = more anomalous: the mean of a detector's score parts is minus its
             # score_samples, so the images are scored once, for both.
-            parts, part_names = detector.score_parts(X), detector.term_names_
+            if features is None:
+                parts, part_names = detector.score_parts(X), detector.term_names_
+            else:
+                parts, part_names = _fused_parts(fused, table)
             scores = parts.mean(axis=1)
-            if features is not None:
-                feature_parts = feature_detector.score_parts(features)
-                scores = (scores + feature_parts.mean(axis=1)) / 2
-                parts = np.hstack([parts, feature_parts])
-                part_names = ([f"image {n}" for n in part_names]
-                              + [f"features {n}" for n in feature_detector.term_names_])
             result = Analysis(
                 detector=detector, autoencoder=ae, X_shown=X, codes=codes, scores=scores,
                 xy=xy, clusters=clusters, clusterer=clusterer, cluster_report=report,
@@ -374,26 +398,24 @@ control = np.isin(np.arange(len(y)), control_idx)"""
     represent = ("Z = np.hstack([StandardScaler().fit_transform(codes),\n"
                  "               StandardScaler().fit_transform(features)])"
                  if with_features else "Z = StandardScaler().fit_transform(codes)")
-    detectors = f"""on_images = AEAnomalyDetector({model}, random_state={seed})
-on_images.fit(X[control])
-anomaly = -on_images.score_samples(X[~control])  # higher = more unusual"""
     if with_features:
-        detectors += f"""
-# with the control labels: far from every known kind
-on_features = AEAnomalyDetector(random_state={seed}).fit(features[control], y[control])
-anomaly = (anomaly - on_features.score_samples(features[~control])) / 2"""
-    flag = ("flagged = on_images.predict_at_fdr(X[~control], fdr=0.1) == -1"
-            if not with_features else
-            "# Flag at a 10 % false discovery rate: conformal p-values of the mean score\n"
-            "# against the control items both detectors held out (seeded alike, they\n"
-            "# held out the same ones), then Benjamini-Hochberg.\n"
-            "from scipy.stats import false_discovery_control\n"
-            "held_out = on_images.calibration_indices_\n"
-            "calibration = -(on_images.score_samples(X[control][held_out])\n"
-            "                + on_features.score_samples(features[control][held_out])) / 2\n"
-            "p_values = (1 + (calibration[None, :] >= anomaly[:, None]).sum(axis=1)) / (\n"
-            "    len(calibration) + 1)\n"
-            "flagged = false_discovery_control(p_values) <= 0.1")
+        shaped = model[:-1] + f", image_shape={(args.image_size, args.image_size)!r})"
+        detectors = f"""# Images and features as columns of one table; with the control labels, each
+# detector is weighted by how well it finds a known kind left out of training.
+from skae import FusedAnomalyDetector
+table = np.hstack([X.reshape(len(X), -1), features])
+n_pixels = X[0].size
+detector = FusedAnomalyDetector([
+    ("images", AEAnomalyDetector({shaped}), slice(0, n_pixels)),
+    ("features", AEAnomalyDetector(), slice(n_pixels, None)),
+], random_state={seed}).fit(table[control], y[control])
+anomaly = -detector.score_samples(table[~control])  # higher = more unusual
+flagged = detector.predict_at_fdr(table[~control], fdr=0.1) == -1"""
+    else:
+        detectors = f"""on_images = AEAnomalyDetector({model}, random_state={seed})
+on_images.fit(X[control])
+anomaly = -on_images.score_samples(X[~control])  # higher = more unusual
+flagged = on_images.predict_at_fdr(X[~control], fdr=0.1) == -1"""
     return f"""import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -413,7 +435,6 @@ classifier.fit(Z[control], y[control])
 
 # 3. Unknown classes: detectors trained on the control set only
 {detectors}
-{flag}
 
 # 4. Clusters of all items
 xy, clusters, clusterer = map_and_cluster(Z, "umap", {min_cluster_size}, {seed})
