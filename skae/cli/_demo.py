@@ -4,8 +4,9 @@ Known classes: a logistic regression on the codes of a labelled control set. Unk
 classes: an :class:`~skae.AEAnomalyDetector` trained on the control set only (for the
 particles, fused with a detector of their measured features by
 :class:`~skae.FusedAnomalyDetector`), whose scores on the core set are compared with the
-truth (AUROC), and flagged at a false discovery rate. Discovery: clusters of the codes against the true kinds. The whole
-demo, in Python, is ``examples/ice_core/plot_known_unknown.py``.
+truth (AUROC), and flagged at a false discovery rate. Discovery: clusters of the codes
+against the true kinds. The whole demo, in Python, is
+``examples/ice_core/plot_known_unknown.py``.
 """
 
 import time
