@@ -23,9 +23,9 @@ compared in the same run. Times are wall-clock seconds of ``fit`` on this machin
 ``--threads`` torch threads; compare them within one run, not across runs.
 
 Data: the Debian package ``dataset-fashion-mnist`` or ``SKAE_FASHION_MNIST``; skae
-never downloads. Run: ``python benchmarks/bench_data_sizes.py`` (all sizes: about 45
-minutes on two idle cores), or e.g. ``--sizes 500 2000 --no-digits`` for a quick
-look; ``--sizes`` with no value runs digits only (about a minute and a half).
+never downloads. Run: ``python benchmarks/bench_data_sizes.py`` (all sizes: about 15
+minutes on two idle cores of a recent machine), or e.g. ``--sizes 500 2000 --no-digits``
+for a quick look; ``--sizes`` with no value runs digits only (about half a minute).
 """
 
 import argparse
@@ -156,7 +156,7 @@ def run(name, X, y, X_test, y_test, classes, n_few_test, seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[500, 2000, 10000, 60000],
+    parser.add_argument("--sizes", type=int, nargs="*", default=[200, 500, 2000, 10000, 60000],
                         help="Fashion-MNIST subset sizes; none for digits only")
     parser.add_argument("--classes", type=int, nargs="+", default=[0, 3, 8])
     parser.add_argument("--n-few-test", type=int, default=2000)
