@@ -156,7 +156,8 @@ def run(name, X, y, X_test, y_test, classes, n_few_test, seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[200, 500, 2000, 10000, 60000],
+    parser.add_argument("--sizes", type=int, nargs="*",
+                        default=[200, 500, 2000, 10000, 60000],
                         help="Fashion-MNIST subset sizes; none for digits only")
     parser.add_argument("--classes", type=int, nargs="+", default=[0, 3, 8])
     parser.add_argument("--n-few-test", type=int, default=2000)

@@ -26,7 +26,7 @@ FLOAT_DTYPES = (np.float32, np.float64)
 # 180,000 passes, not 120,000: with 120,000 the digits autoencoder of
 # benchmarks/bench_data_sizes.py (808 training images, 149 epochs) was still improving
 # at its last epoch and lost to PCA(16) on 2 seeds of 3; with 180,000 early stopping
-# ends it at 190-225 epochs, below PCA on all 3. 240,000 did better on digits but made
+# ends it at 188-223 epochs, below PCA on all 3. 240,000 did better on digits but made
 # the one-class detector at 6,000 images per class (56 epochs instead of 42) 1.36x the
 # fit time of the defaults before the rule, for no gain in AUROC (both measured there).
 AUTO_SAMPLE_PASSES = 180_000
