@@ -370,7 +370,12 @@ def demo_python_code(args, ae, unknown, with_features, min_cluster_size):
     """
     params = {k: v for k, v in ae.get_params().items()
               if k in ("latent_dim", "channels", "max_epochs", "batch_size", "random_state")}
-    model = f"{type(ae).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
+    def constructor(**extra):  # the autoencoder as Python code
+        arguments = {**params, **extra}
+        return f"{type(ae).__name__}({', '.join(f'{k}={v!r}' for k, v in arguments.items())})"
+
+    model = constructor()
     seed = args.seed
     if with_features:
         from ..datasets._particles import PARTICLE_KINDS
@@ -400,7 +405,7 @@ control = np.isin(np.arange(len(y)), control_idx)"""
                  "               StandardScaler().fit_transform(features)])"
                  if with_features else "Z = StandardScaler().fit_transform(codes)")
     if with_features:
-        shaped = model[:-1] + f", image_shape={(args.image_size, args.image_size)!r})"
+        shaped = constructor(image_shape=(args.image_size, args.image_size))
         detectors = f"""# Images and features as columns of one table; with the control labels, each
 # detector is weighted by how well it finds a known kind left out of training.
 from skae import FusedAnomalyDetector
