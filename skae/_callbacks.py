@@ -26,6 +26,11 @@ def to_terminal(*values, **print_kwargs):
     print(*values, **{**print_kwargs, "flush": True})
 
 
+def discard(*values, **print_kwargs):
+    """The epoch log's sink with ``verbose=0``: prints nothing (a module-level function,
+    not a lambda, so that a fitted estimator pickles)."""
+
+
 def check_callback(callback):
     """A skorch callback, or a ``(name, callback)`` pair; anything else is a ValueError."""
     named = isinstance(callback, tuple) and len(callback) == 2 and isinstance(callback[0], str)

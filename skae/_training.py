@@ -13,7 +13,13 @@ import torch
 from skorch.callbacks import EarlyStopping, LRScheduler, PassthroughScoring, ProgressBar
 from skorch.dataset import ValidSplit
 
-from ._callbacks import StopOnNonFiniteLoss, check_callback, stdout_is_terminal, to_terminal
+from ._callbacks import (
+    StopOnNonFiniteLoss,
+    check_callback,
+    discard,
+    stdout_is_terminal,
+    to_terminal,
+)
 from ._net import make_net, skorch_params
 from ._runtime import (
     AUTO_FINAL_LR_FRACTION,
@@ -108,7 +114,7 @@ class TrainingPlanMixin:
         if self._contrastive_on():
             parts += ["reconstruction_loss", "contrastive_loss"]
         callbacks += [(name, PassthroughScoring(name, on_train=True)) for name in parts]
-        sink = to_terminal if self.verbose else (lambda *a, **k: None)
+        sink = to_terminal if self.verbose else discard
         if self.early_stopping_:
             patience = (
                 self._plateau_patience() if self.early_stopping == "auto" else self.n_iter_no_change

@@ -197,6 +197,17 @@ def test_pickle_keeps_working(fitted_models):
         np.testing.assert_array_equal(clone.transform(X), est.transform(X))
 
 
+def test_pickle_with_early_stopping_and_no_epoch_log():
+    """Early stopping with ``verbose=0`` (the default on small sets) pickles: its silent
+    log sink was a lambda, which pickle refuses."""
+    table = np.random.RandomState(0).rand(60, 8).astype(np.float32)
+    ae = DenseAutoEncoder(latent_dim=2, hidden_layer_sizes=(8,), max_epochs=3,
+                          early_stopping=True, verbose=0, device="cpu",
+                          random_state=0).fit(table)
+    copy = pickle.loads(pickle.dumps(ae))
+    np.testing.assert_array_equal(copy.transform(table), ae.transform(table))
+
+
 def test_device_argument(fitted_models, tmp_path):
     est, X = fitted_models[0]
     save(est, tmp_path / "m.safetensors")
