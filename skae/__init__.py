@@ -3,6 +3,7 @@
 from ._anomaly import AEAnomalyDetector
 from ._autoencoders import DenseAutoEncoder, LinearAutoEncoder
 from ._conv_autoencoder import ConvAutoEncoder
+from ._cross_conformal import CrossConformalDetector
 from ._fusion import FusedAnomalyDetector
 from ._open_set import OpenSetDetector
 from ._base import BaseAutoEncoder
@@ -18,6 +19,7 @@ __all__ = [
     "AutoEncoderCodec",
     "BaseAutoEncoder",
     "ConvAutoEncoder",
+    "CrossConformalDetector",
     "DenseAutoEncoder",
     "EncoderClassifier",
     "FewLabelClassifier",

@@ -240,6 +240,11 @@ def _estimator_factories():
         ], random_state=0),
         "table_few_labels",
     )
+    factories["CrossConformalDetector"] = (
+        lambda: skae.CrossConformalDetector(
+            skae.AEAnomalyDetector(_tiny_conv(), random_state=0), cv=2, random_state=0),
+        "images",
+    )
     factories["OpenSetDetector"] = (
         lambda: skae.OpenSetDetector(
             skae.EncoderClassifier(_tiny_dense(), max_epochs=2, random_state=0),

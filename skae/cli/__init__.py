@@ -137,8 +137,10 @@ def build_parser():
             "With --data particles, the 34 features measured on each particle are used\n"
             "next to the codes (steps 3 and 5) and by a second anomaly detector (step 4),\n"
             "fused with the first by FusedAnomalyDetector (weighted by leaving one known\n"
-            "kind out).\n"
-            "Takes about 1-3 minutes on a laptop CPU."
+            "kind out), whose false-discovery-rate decision is calibrated on every\n"
+            "control item, each scored by one of 5 fused detectors that did not see it\n"
+            "(CrossConformalDetector).\n"
+            "Takes about 1-4 minutes on a laptop CPU."
         ),
         epilog=(
             "examples:\n"

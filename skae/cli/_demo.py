@@ -3,8 +3,9 @@
 Known classes: a logistic regression on the codes of a labelled control set. Unknown
 classes: an :class:`~skae.AEAnomalyDetector` trained on the control set only (for the
 particles, fused with a detector of their measured features by
-:class:`~skae.FusedAnomalyDetector`), whose scores on the core set are compared with the
-truth (AUROC), and flagged at a false discovery rate. Discovery: clusters of the codes
+:class:`~skae.FusedAnomalyDetector` and calibrated out of fold by
+:class:`~skae.CrossConformalDetector`), whose scores on the core set are compared with
+the truth (AUROC), and flagged at a false discovery rate. Discovery: clusters of the codes
 against the true kinds. The whole demo, in Python, is
 ``examples/ice_core/plot_known_unknown.py``.
 """
@@ -133,6 +134,32 @@ def _fused_parts(fused, table):
     return parts * parts.shape[1], names
 
 
+CV = 5  # folds of the cross-conformal calibration
+
+
+def _cross_conformal(fused, seed):
+    """``CV`` clones of the fitted ``fused`` detector at its chosen weights, calibrated
+    on out-of-fold scores of every control item (CrossConformalDetector)."""
+    from sklearn.base import clone
+
+    from .. import CrossConformalDetector
+
+    at_weights = clone(fused).set_params(weights=fused.weights_)
+    return CrossConformalDetector(at_weights, cv=CV, random_state=seed)
+
+
+def _cross_conformal_parts(calibrated, table):
+    """The score parts of a CrossConformalDetector of fused detectors: each fold's
+    fused parts, standardised as it standardises the fold's scores and averaged, so
+    that their mean is minus its ``score_samples``."""
+    folds = zip(calibrated.estimators_, calibrated.score_center_, calibrated.score_scale_)
+    parts = []
+    for fused, center, scale in folds:
+        fold_parts, names = _fused_parts(fused, table)
+        parts.append((fold_parts + center) / scale)
+    return np.mean(parts, axis=0), names
+
+
 def _share(part, whole):
     return f"{part.sum() / whole.sum():.0%}" if whole.sum() else "n/a"
 
@@ -233,6 +260,13 @@ def run_demo(args):
             fused = _fused_detector(autoencoder(), X[0].size, X.shape[1:], args.seed)
             fused.fit(table[is_control], y[is_control])
             INTERRUPTS.check()
+        # A held-out fifth gives ~120 calibration scores, too few for the FDR decision to
+        # flag anything among 600 core items; cross-fitting scores every control item.
+        with status.stage(f"      {CV} fused detectors at these weights, each control "
+                          "item scored by the one that did not see it"):
+            fused = _cross_conformal(fused, args.seed)
+            fused.fit(table[is_control], y[is_control])
+            INTERRUPTS.check()
         normality = fused.score_samples(table[core])
         flagged = fused.predict_at_fdr(table[core], fdr=FDR) == -1
         calibration_size = len(fused.calibration_scores_)
@@ -240,6 +274,7 @@ def run_demo(args):
         flagged = _flag_at_fdr(normality, detector, FDR)
         calibration_size = len(detector.calibration_scores_)
     auroc = roc_auc_score(is_unknown[core], -normality)
+    weights = None if features is None else fused.detector.weights
 
     # 4. Discovery: clusters of the codes.
     min_cluster_size = args.min_cluster_size or default_min_cluster_size(len(X))
@@ -263,18 +298,20 @@ def run_demo(args):
         "the core images (chance 0.5); "
         + (f"AEAnomalyDetector on images, hybrid score (reconstruction error alone: "
            f"{auroc_rec:.3f})." if features is None else
-           f"FusedAnomalyDetector, weights {fused.weights_[0]:.1f} images and "
-           f"{fused.weights_[1]:.1f} features; AEAnomalyDetector on images alone "
+           f"FusedAnomalyDetector, weights {weights[0]:.1f} images and "
+           f"{weights[1]:.1f} features, cross-fitted; AEAnomalyDetector on images alone "
            f"{auroc_images:.3f} (reconstruction error alone {auroc_rec:.3f}), on the "
            f"features with the control labels {auroc_features:.3f}."),
         f"Flagged at a {FDR:.0%} false discovery rate (Benjamini-Hochberg on conformal "
-        f"p-values from {calibration_size} held-out control images): "
+        f"p-values from {calibration_size} "
+        f"{'held-out' if features is None else 'out-of-fold'} control images): "
         f"{int(flagged.sum())} core images, {int((flagged & is_unknown[core]).sum())} of "
         f"them of unknown classes ({_share(flagged & ~is_unknown[core], flagged)} false "
         f"discoveries; {_share(flagged & is_unknown[core], is_unknown[core])} of the "
         "unknown found; nothing is flagged unless at least "
         f"{int(np.ceil(core.sum() / (FDR * (calibration_size + 1))))} "
-        "core images score below every held-out control image).",
+        "core images score below every "
+        f"{'held-out control image' if features is None else 'control image out of fold'}).",
         f"Clusters: {report.n_clusters} found for {len(names)} true kinds; adjusted Rand "
         f"index {adjusted_rand_score(y, clusters):.3f}; cluster accuracy "
         f"{cluster_accuracy(y, clusters):.3f}; {report.n_noise} images "
@@ -315,7 +352,7 @@ def run_demo(args):
             if features is None:
                 parts, part_names = detector.score_parts(X), detector.term_names_
             else:
-                parts, part_names = _fused_parts(fused, table)
+                parts, part_names = _cross_conformal_parts(fused, table)
             scores = parts.mean(axis=1)
             result = Analysis(
                 detector=detector, autoencoder=ae, X_shown=X, codes=codes, scores=scores,
@@ -408,13 +445,19 @@ control = np.isin(np.arange(len(y)), control_idx)"""
         shaped = constructor(image_shape=(args.image_size, args.image_size))
         detectors = f"""# Images and features as columns of one table; with the control labels, each
 # detector is weighted by how well it finds a known kind left out of training.
-from skae import FusedAnomalyDetector
+from sklearn.base import clone
+from skae import CrossConformalDetector, FusedAnomalyDetector
 table = np.hstack([X.reshape(len(X), -1), features])
 n_pixels = X[0].size
-detector = FusedAnomalyDetector([
+fused = FusedAnomalyDetector([
     ("images", AEAnomalyDetector({shaped}), slice(0, n_pixels)),
     ("features", AEAnomalyDetector(), slice(n_pixels, None)),
 ], random_state={seed}).fit(table[control], y[control])
+# At these weights, {CV} detectors, each control item scored by the one that did not
+# see it: {CV} times more calibration scores for the p-values than a held-out fifth.
+detector = CrossConformalDetector(clone(fused).set_params(weights=fused.weights_),
+                                  cv={CV}, random_state={seed})
+detector.fit(table[control], y[control])
 anomaly = -detector.score_samples(table[~control])  # higher = more unusual
 flagged = detector.predict_at_fdr(table[~control], fdr=0.1) == -1"""
     else:
