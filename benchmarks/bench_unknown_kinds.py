@@ -42,13 +42,26 @@ Rows:
   left-out folds only fine-tune the classifier (the left-out kind's images were seen,
   without labels, by the autoencoder).
 
+- ``..., transductive``: :class:`skae.TransductiveNoveltyDetector`, which also sees the
+  core set (without labels): codes learned from all 1,200 items (``ImageAligner`` then
+  the same ``ConvAutoEncoder``), each core item scored by the share of its 20 nearest
+  neighbours that are not reference control items (500 of them; the other 100 calibrate
+  the p-values). ``features, transductive``: the same on the standardised
+  features; ``aligned images + features, transductive``: on the standardised codes and
+  features side by side. Their decisions: share of the known core items with a p-value
+  at most 0.05, and the FDP and power of their Benjamini-Hochberg flags at 0.1.
+- Clustering, images only: the transductive codes of all 1,200 items, UMAP (5-d, 30
+  neighbours) and HDBSCAN (``min_cluster_size=15, min_samples=5``), adjusted Rand index
+  against the six true kinds.
+
 Targets (issue 18): images only >= 0.95; images + features >= 0.985; known-kind accuracy
-from image codes with 10 labels per kind >= 0.95.
+from image codes with 10 labels per kind >= 0.95; clustering images only ARI >= 0.85.
 
 Run alone::
 
     python benchmarks/bench_unknown_kinds.py            # 3 seeds, ~15 min on 2 cores
     python benchmarks/bench_unknown_kinds.py --quick    # 1 seed, 10 epochs
+    python benchmarks/bench_unknown_kinds.py --transductive-only
 """
 
 import argparse
@@ -67,7 +80,7 @@ from _clock import Clock
 from sklearn.frozen import FrozenEstimator
 
 from skae import (AEAnomalyDetector, ConvAutoEncoder, FusedAnomalyDetector,
-                  LinearAutoEncoder, OpenSetDetector)
+                  LinearAutoEncoder, OpenSetDetector, TransductiveNoveltyDetector)
 from skae._conformal import calibration_offset
 from skae.augmentation import RandomAffine
 from skae.datasets import make_particles
@@ -94,6 +107,53 @@ def _calibration_line(detector, X_core, is_unknown):
     flagged = detector.predict_at_fdr(X_core, fdr=0.1) == -1
     fdp = np.mean(~is_unknown[flagged]) if flagged.any() else 0.0
     return fpr, fdp, np.mean(flagged[is_unknown])
+
+
+def _transductive_line(detector, core, is_unknown):
+    """Share of known core items with p <= 0.05; FDP and power of the flags at 0.1."""
+    p = detector.p_values_[core]
+    flagged = detector.labels_[core] == -1
+    fdp = np.mean(~is_unknown[flagged]) if flagged.any() else 0.0
+    return np.mean(p[~is_unknown] <= 0.05), fdp, np.mean(flagged[is_unknown])
+
+
+def _transductive(data, seed, epochs, rows, ari):
+    """Scores of the core items by the transductive detectors; appends their decision
+    lines to ``rows`` and the images-only clustering ARI to ``ari``."""
+    control, core = data.is_control, ~data.is_control
+    is_unknown = np.isin(data.target[core], [data.target_names.index(k)
+                                             for k in ("diatom", "spherule")])
+    # The core set is seen (unlabelled) by the codes and the neighbours.
+    is_new = np.where(control, 0, -1)
+    transductive = TransductiveNoveltyDetector(
+        make_pipeline(ImageAligner(), ConvAutoEncoder(
+            latent_dim=32, channels=(32, 64), max_epochs=epochs, device="cpu")),
+        random_state=seed).fit(data.images, is_new)
+    codes = StandardScaler().fit_transform(transductive.embedding_.transform(data.images))
+    F_all = StandardScaler().fit(data.features[control]).transform(data.features)
+    scores = {}
+    for name, detector in {
+        "aligned images, transductive": transductive,
+        "features, transductive": TransductiveNoveltyDetector(
+            "passthrough", random_state=seed).fit(F_all, is_new),
+        "aligned images + features, transductive": TransductiveNoveltyDetector(
+            "passthrough", random_state=seed).fit(np.hstack([codes, F_all]), is_new),
+    }.items():
+        scores[name] = detector.novelty_scores_[core]
+        rows.setdefault(name, []).append(_transductive_line(detector, core, is_unknown))
+    ari.append(_clustering_ari(codes, data.target, seed))
+    return scores
+
+
+def _clustering_ari(codes, y, seed):
+    from hdbscan import HDBSCAN
+    from sklearn.metrics import adjusted_rand_score
+    from umap import UMAP
+
+    embedding = UMAP(n_components=5, n_neighbors=30, min_dist=0.0, random_state=seed,
+                     n_jobs=1).fit_transform(codes)
+    clusters = HDBSCAN(min_cluster_size=15, min_samples=5).fit_predict(embedding)
+    return adjusted_rand_score(y, clusters)
 
 
 def _pca_error(X_train, X_test, n_components):
@@ -129,11 +189,13 @@ def _few_label_accuracy(codes, y, control, known_core, per_kind, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 seed, 10 epochs")
+    parser.add_argument("--transductive-only", action="store_true",
+                        help="only the transductive rows and the clustering")
     args = parser.parse_args()
     seeds = range(1 if args.quick else 3)
     epochs = 10 if args.quick else "auto"
 
-    auroc, accuracy, calibration = {}, {}, {}
+    auroc, accuracy, calibration, transductive_rows, ari = {}, {}, {}, {}, []
     clock = Clock()
     for seed in seeds:
         data = make_particles(600, 600, image_size=64, random_state=seed)
@@ -142,6 +204,12 @@ def main():
                                         for k in ("diatom", "spherule")])
         known_core = core & ~unknown
         is_unknown = unknown[core]
+        if args.transductive_only:
+            for name, s in _transductive(data, seed, epochs, transductive_rows, ari).items():
+                auroc.setdefault(name, []).append(roc_auc_score(is_unknown, s))
+            wall, cpu = clock.lap()
+            print(f"seed {seed}: {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
+            continue
         images = {"images": data.images,
                   "aligned images": ImageAligner().fit_transform(data.images)}
         scores = {}
@@ -224,6 +292,7 @@ def main():
             folds = ", ".join(f"{k} {v:.3f}" for k, v in fused.validation_auroc_.items())
             print(f"seed {seed}: fused{name} weights (images, features) "
                   f"{fused.weights_.round(2)}; left-one-kind-out AUROC {folds}", flush=True)
+        scores.update(_transductive(data, seed, epochs, transductive_rows, ari))
         for name, s in scores.items():
             auroc.setdefault(name, []).append(roc_auc_score(is_unknown, s))
         wall, cpu = clock.lap()
@@ -243,6 +312,15 @@ def main():
         cells = "  ".join(f"{label} {m:.3f} ± {d:.3f}"
                           for label, m, d in zip(("FPR@0.05", "FDP@0.1", "power"), mean, std))
         print(f"{name:<40}{cells}")
+    print("\ntransductive decisions on the core set (mean ± std over seeds): share of the "
+          "known items with p <= 0.05; FDP and power of the flags at fdr=0.1")
+    for name, rows in transductive_rows.items():
+        mean, std = np.mean(rows, axis=0), np.std(rows, axis=0)
+        cells = "  ".join(f"{label} {m:.3f} ± {d:.3f}"
+                          for label, m, d in zip(("p<=0.05", "FDP@0.1", "power"), mean, std))
+        print(f"{name:<40}{cells}")
+    print(f"\nclustering, images only (transductive codes, UMAP, HDBSCAN): ARI "
+          f"{np.mean(ari):.3f} ± {np.std(ari):.3f} ({', '.join(f'{a:.3f}' for a in ari)})")
 
 
 if __name__ == "__main__":

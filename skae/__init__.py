@@ -6,6 +6,7 @@ from ._conv_autoencoder import ConvAutoEncoder
 from ._cross_conformal import CrossConformalDetector
 from ._fusion import FusedAnomalyDetector
 from ._open_set import OpenSetDetector
+from ._transductive import TransductiveNoveltyDetector
 from ._base import BaseAutoEncoder
 from ._variational import VariationalConvAutoEncoder, VariationalDenseAutoEncoder
 from .compression import AutoEncoderCodec
@@ -29,6 +30,7 @@ __all__ = [
     "OpenSetDetector",
     "TrainingDivergedError",
     "TrainingInterruptedWarning",
+    "TransductiveNoveltyDetector",
     "VariationalConvAutoEncoder",
     "VariationalDenseAutoEncoder",
     "__version__",

@@ -39,6 +39,7 @@ from skae import (
     FusedAnomalyDetector,
     LinearAutoEncoder,
     OpenSetDetector,
+    TransductiveNoveltyDetector,
     VariationalConvAutoEncoder,
     VariationalDenseAutoEncoder,
 )
@@ -105,6 +106,10 @@ ESTIMATORS = [
                            random_state=0),
     CrossConformalDetector(AEAnomalyDetector(_tiny_dense(), random_state=0), cv=2,
                            contamination=0.1, random_state=0),
+    # Judges the items marked new in y from their neighbours among all items (here the
+    # checks' label 0 marks the new items, since their y has no -1).
+    TransductiveNoveltyDetector("passthrough", n_neighbors=3, new_label=0, random_state=0),
+    TransductiveNoveltyDetector(_tiny_dense(), n_neighbors=3, new_label=0, random_state=0),
     # Open-set detection from a classifier of the known kinds (fit needs y).
     OpenSetDetector(LogisticRegression(), random_state=0),
     OpenSetDetector(EncoderClassifier(
@@ -137,6 +142,16 @@ EXPECTED_FAILED_CHECKS = {
             "its AEAnomalyDetector's float32 torch matrix products differ with the batch "
             "size at the 1e-7 level (the check's tolerance); scores agree to about 1e-6."
         )
+    },
+    TransductiveNoveltyDetector: {
+        "check_estimators_dtypes": (
+            "the check's y has no item marked new (new_label=0 here): nothing to judge, "
+            "and fit refuses with a clear error."
+        ),
+        "check_fit2d_1feature": (
+            "the check's y has no item marked new (new_label=0 here): nothing to judge, "
+            "and fit refuses with a clear error."
+        ),
     },
     OpenSetDetector: {
         "check_outliers_train": (

@@ -245,6 +245,10 @@ def _estimator_factories():
             skae.AEAnomalyDetector(_tiny_conv(), random_state=0), cv=2, random_state=0),
         "images",
     )
+    factories["TransductiveNoveltyDetector"] = (
+        lambda: skae.TransductiveNoveltyDetector(_tiny_dense(), random_state=0),
+        "table_few_labels",
+    )
     factories["OpenSetDetector"] = (
         lambda: skae.OpenSetDetector(
             skae.EncoderClassifier(_tiny_dense(), max_epochs=2, random_state=0),

@@ -11,7 +11,8 @@ What ``skae demo --data particles`` does, step by step, with skae estimators:
 3. two :class:`~skae.AEAnomalyDetector` trained on the labelled control set, one on the
    images and one on the features, flag what is far from every known kind: the kinds that
    exist only in the core; an :class:`~skae.OpenSetDetector` does it from the images with
-   a classifier of the known kinds instead;
+   a classifier of the known kinds instead, and a
+   :class:`~skae.TransductiveNoveltyDetector` from the core set itself;
 4. UMAP and HDBSCAN group the items into clusters, which we compare with the truth.
 
 The images are reduced from 128x128 to 64x64 pixels to keep training short on a CPU.
@@ -31,7 +32,7 @@ from sklearn.preprocessing import StandardScaler
 from umap import UMAP
 
 from skae import (AEAnomalyDetector, ConvAutoEncoder, CrossConformalDetector,
-                  FusedAnomalyDetector, OpenSetDetector)
+                  FusedAnomalyDetector, OpenSetDetector, TransductiveNoveltyDetector)
 from skae.augmentation import RandomAffine
 from skae.datasets import make_particles
 from skae.discovery import cluster_report, map_2d, plot_cluster_map
@@ -176,6 +177,25 @@ print(f"cross-conformal ({len(calibrated.calibration_scores_)} calibration score
 # flags 10 core particles, 7 of them of unknown kinds (``skae demo --data particles``).
 # The ranking by score, which needs no threshold, is what to inspect on a set this
 # small.
+#
+# With the core set at hand there is another way. An unknown kind is a group of core
+# particles with no control particle among them: :class:`~skae.TransductiveNoveltyDetector`
+# scores every particle by the share of its 20 nearest neighbours (here in the space of
+# the measured features, all particles together) that are not control particles, and
+# calibrates p-values on 100 control particles set aside and treated like the core ones.
+judged = TransductiveNoveltyDetector("passthrough", random_state=0)
+flagged = judged.fit_predict(data.features, np.where(control, 0, -1))[core] == -1
+print(f"transductive: AUROC {roc_auc_score(unknown[core], judged.novelty_scores_[core]):.3f}; "
+      f"flagged at FDR 0.1: {int(flagged.sum())} core particles, "
+      f"{int((flagged & unknown[core]).sum())} of unknown kinds")
+
+# %%
+# In this run it flags 49 core particles, 45 of them of unknown kinds (60 % of the 75),
+# where the detectors fitted on the control set alone flagged none: their unknown
+# particles are shifted from the known ones, not beyond all of them, while a group of
+# core particles without control neighbours is plain to see. Over three seeds of 600 +
+# 600 particles the benchmark gives AUROC 0.960, 72 % of the unknown found and 5 % false
+# discoveries. It needs the batch: the decision is about the core set it was fitted on.
 
 # %%
 # 4. Clusters
