@@ -224,10 +224,11 @@ class TransductiveNoveltyDetector(BaseEstimator):
         if not is_new.any():
             raise ValueError("TransductiveNoveltyDetector.fit found no new item to judge: "
                              f"mark them with y == {self.new_label!r} (new_label).")
-        if n_calibration < 1 or len(control) - n_calibration < 1:
+        if n_calibration < 1 or len(control) - n_calibration < 2:
             raise ValueError(
-                f"TransductiveNoveltyDetector needs control items both for reference and "
-                f"for calibration; {len(control)} control item(s) with "
+                f"TransductiveNoveltyDetector needs control items both for reference (at "
+                f"least 2) and for calibration (at least 1); {len(control)} control "
+                f"item(s) with "
                 f"n_calibration={self.n_calibration!r} leave "
                 f"{len(control) - n_calibration} and {n_calibration}. Give more control "
                 f"items (y != {self.new_label!r})."

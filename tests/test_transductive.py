@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skae import ConvAutoEncoder, TransductiveNoveltyDetector
 
@@ -97,7 +99,7 @@ def test_bad_input_gets_clear_errors():
         detector.fit(X, y[:-1])
     with pytest.raises(ValueError, match="no new item"):
         detector.fit(X, np.zeros(len(X)))
-    with pytest.raises(ValueError, match="both for reference and for calibration"):
+    with pytest.raises(ValueError, match="both for reference"):
         detector.fit(X[199:], y[199:])  # one control item
     with pytest.raises(ValueError, match="n_neighbors=400 must be below"):
         TransductiveNoveltyDetector("passthrough", n_neighbors=400).fit(X, y)
@@ -107,3 +109,26 @@ def test_bad_input_gets_clear_errors():
         detector.fit(with_nan, y)
     with pytest.raises(ValueError, match="channels-last"):
         detector.fit(np.zeros((400, 8, 8, 3)), y)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_control=st.integers(1, 30), n_new=st.integers(0, 30),
+       shape=st.sampled_from([(3,), (5, 4), (1, 4, 4)]),
+       dtype=st.sampled_from([np.float32, np.float64, np.uint8, np.int64]))
+def test_any_sizes_shapes_and_dtypes(n_control, n_new, shape, dtype):
+    X = np.random.RandomState(0).uniform(0, 9, size=(n_control + n_new, *shape)).astype(dtype)
+    before = X.copy()
+    y = np.r_[np.zeros(n_control), np.full(n_new, -1)]
+    detector = TransductiveNoveltyDetector("passthrough", n_neighbors=2, random_state=0)
+    try:
+        labels = detector.fit_predict(X, y)
+    except ValueError as error:
+        # Only the documented refusals: no new item, too few control items, too few items.
+        assert any(m in str(error) for m in ("no new item", "both for reference",
+                                             "must be below", "minimum of 2")), error
+        assert n_new == 0 or n_control < 3 or n_control + n_new <= 2
+        return
+    assert labels.shape == (n_control + n_new,) and set(labels) <= {-1, 1}
+    p = detector.p_values_[y == -1]
+    assert np.all((p > 0) & (p <= 1))
+    np.testing.assert_array_equal(X, before)
