@@ -403,6 +403,10 @@ def test_demo_python_code_does_what_the_demo_did(data, tmp_path, capsys):
     namespace = {}
     exec(compile(captured["code"], "<demo snippet>", "exec"), namespace)
     assert int(namespace["flagged"].sum()) == flagged
+    if data == "particles":
+        in_batch = int(re.search(r"With the core set at hand .*?: (\d+) core images",
+                                 stdout).group(1))
+        assert int(namespace["in_batch"].sum()) == in_batch
     assert round(adjusted_rand_score(namespace["y"], namespace["clusters"]), 3) == ari
 
 

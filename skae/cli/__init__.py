@@ -139,7 +139,9 @@ def build_parser():
             "fused with the first by FusedAnomalyDetector (weighted by leaving one known\n"
             "kind out), whose false-discovery-rate decision is calibrated on every\n"
             "control item, each scored by one of 5 fused detectors that did not see it\n"
-            "(CrossConformalDetector).\n"
+            "(CrossConformalDetector); and a second decision judges the core set as a\n"
+            "batch, by the neighbours of each particle among all particles\n"
+            "(TransductiveNoveltyDetector on the features).\n"
             "Takes about 1-4 minutes on a laptop CPU."
         ),
         epilog=(

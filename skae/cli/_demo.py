@@ -274,6 +274,24 @@ def run_demo(args):
         flagged = _flag_at_fdr(normality, detector, FDR)
         calibration_size = len(detector.calibration_scores_)
     auroc = roc_auc_score(is_unknown[core], -normality)
+    batch_line = None
+    if features is not None:
+        # The core set is at hand: judge it as a batch, by whom each particle's
+        # neighbours among all particles are (no training; milliseconds).
+        from .. import TransductiveNoveltyDetector
+
+        batch = TransductiveNoveltyDetector("passthrough", random_state=args.seed)
+        in_batch = batch.fit_predict(features, np.where(is_control, y, -1))[core] == -1
+        auroc_batch = roc_auc_score(is_unknown[core], batch.novelty_scores_[core])
+        batch_line = (
+            "With the core set at hand (TransductiveNoveltyDetector on the features: the "
+            "share of each particle's 20 nearest neighbours that are not control "
+            f"particles): AUROC {auroc_batch:.3f}; "
+            f"flagged at a {FDR:.0%} false discovery rate: {int(in_batch.sum())} core "
+            f"images, {int((in_batch & is_unknown[core]).sum())} of them of unknown "
+            f"classes ({_share(in_batch & ~is_unknown[core], in_batch)} false discoveries; "
+            f"{_share(in_batch & is_unknown[core], is_unknown[core])} of the unknown found)."
+        )
     weights = None if features is None else fused.detector.weights
 
     # 4. Discovery: clusters of the codes.
@@ -312,6 +330,7 @@ def run_demo(args):
         f"{int(np.ceil(core.sum() / (FDR * (calibration_size + 1))))} "
         "core images score below every "
         f"{'held-out control image' if features is None else 'control image out of fold'}).",
+        *([batch_line] if batch_line else []),
         f"Clusters: {report.n_clusters} found for {len(names)} true kinds; adjusted Rand "
         f"index {adjusted_rand_score(y, clusters):.3f}; cluster accuracy "
         f"{cluster_accuracy(y, clusters):.3f}; {report.n_noise} images "
@@ -360,7 +379,7 @@ def run_demo(args):
                 min_cluster_size=min_cluster_size, fit_seconds=elapsed,
                 score_parts=parts, score_part_names=part_names,
             )
-        extra = [("text", line) for line in lines[3:7]]
+        extra = [("text", line) for line in lines[3:7 + bool(batch_line)]]
         extra.append(("html", html_table(["cluster", "size", "composition"], composition,
                                          text_columns=(2,))))
         options = {"data": args.data, "unknown": ", ".join(unknown),
@@ -459,7 +478,11 @@ detector = CrossConformalDetector(clone(fused).set_params(weights=fused.weights_
                                   cv={CV}, random_state={seed})
 detector.fit(table[control], y[control])
 anomaly = -detector.score_samples(table[~control])  # higher = more unusual
-flagged = detector.predict_at_fdr(table[~control], fdr=0.1) == -1"""
+flagged = detector.predict_at_fdr(table[~control], fdr=0.1) == -1
+# With the core set at hand: each particle judged by its neighbours among all particles
+from skae import TransductiveNoveltyDetector
+batch = TransductiveNoveltyDetector("passthrough", random_state={seed})
+in_batch = batch.fit_predict(features, np.where(control, y, -1))[~control] == -1"""
     else:
         detectors = f"""on_images = AEAnomalyDetector({model}, random_state={seed})
 on_images.fit(X[control])
