@@ -68,11 +68,17 @@ class TransductiveNoveltyDetector(BaseEstimator):
         Number of control items set aside to calibrate the p-values; the rest are the
         reference. More calibration items give finer p-values (the smallest is
         ``1 / (n_calibration + 1)``), more reference items a finer map of the known kinds.
-        ``"auto"``: ``ceil(1 / (0.1 * fdr))`` (100 at ``fdr=0.1``), at most half the
-        control items. Benjamini–Hochberg flags ``k`` of ``m`` new items only if their
-        p-values are at most ``fdr * k / m``, so this many lets a new kind that makes up
-        a tenth of the batch be flagged when its items score above every calibration
-        item. The rule and the 20 neighbours were chosen on one seed of
+        ``"auto"``: ``ceil(1 / (0.1 * fdr))`` (100 at ``fdr=0.1``) or a tenth of the
+        control items, whichever is more, and at most half of them.
+        Benjamini–Hochberg flags ``k`` of ``m`` new items only if their p-values are at
+        most ``fdr * k / m``, so 100 lets a new kind that makes up a tenth of the batch
+        be flagged when its items score above every calibration item. The false
+        discovery rate is an average over calibration draws, and one draw of 100 varies:
+        on Fashion-MNIST (50,000 control images without trousers and bags, the 10,000
+        test images as the batch, ``PCA(50)`` as the embedding) 100 calibration items
+        gave a false discovery proportion from 0.007 to 0.175 over 9 seeds (mean 0.083),
+        and 5,000 from 0.080 to 0.102 (mean 0.087), both finding 92 % of the new kinds;
+        hence the tenth. The rule and the 20 neighbours were chosen on one seed of
         ``benchmarks/bench_unknown_kinds.py`` (600 control items), where half the
         control items as calibration items left the reference too sparse (image codes'
         AUROC 0.84 against 0.89 with a fifth) and 10 neighbours gave coarser scores.
@@ -219,8 +225,10 @@ class TransductiveNoveltyDetector(BaseEstimator):
                              f"{len(X)} samples; y must have one per sample.")
         is_new = y == self.new_label
         control = np.flatnonzero(~is_new)
-        n_calibration = (min(int(np.ceil(1 / (0.1 * self.fdr))), len(control) // 2)
-                         if self.n_calibration == "auto" else self.n_calibration)
+        n_calibration = self.n_calibration
+        if n_calibration == "auto":
+            n_calibration = min(max(int(np.ceil(1 / (0.1 * self.fdr))),
+                                    int(np.ceil(0.1 * len(control)))), len(control) // 2)
         if not is_new.any():
             raise ValueError("TransductiveNoveltyDetector.fit found no new item to judge: "
                              f"mark them with y == {self.new_label!r} (new_label).")

@@ -132,3 +132,12 @@ def test_any_sizes_shapes_and_dtypes(n_control, n_new, shape, dtype):
     p = detector.p_values_[y == -1]
     assert np.all((p > 0) & (p <= 1))
     np.testing.assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("n_control, expected", [(50, 25), (200, 100), (2000, 200)])
+def test_auto_calibration_size(n_control, expected):
+    # 100 at fdr=0.1, or a tenth of the control items, at most half of them.
+    X, y, _ = _batch(0, n_control=n_control, n_known=40, n_unknown=10)
+    detector = TransductiveNoveltyDetector("passthrough", random_state=0).fit(X, y)
+    assert len(detector.calibration_indices_) == expected
+    assert len(detector.reference_indices_) == n_control - expected
