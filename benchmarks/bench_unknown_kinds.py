@@ -186,6 +186,15 @@ def _few_label_accuracy(codes, y, control, known_core, per_kind, seed):
     return classifier.score(codes[known_core], y[known_core])
 
 
+def _print_decisions(title, table, first):
+    print("\n" + title)
+    for name, rows in table.items():
+        mean, std = np.mean(rows, axis=0), np.std(rows, axis=0)
+        cells = "  ".join(f"{label} {m:.3f} ± {d:.3f}"
+                          for label, m, d in zip((first, "FDP@0.1", "power"), mean, std))
+        print(f"{name:<40}{cells}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 seed, 10 epochs")
@@ -305,20 +314,12 @@ def main():
         cell = (f"{np.mean(accuracy[name]):>11.3f} ± {np.std(accuracy[name]):.3f}"
                 if name in accuracy else f"{'-':>18}")
         print(f"{name:<40}{np.mean(values):>9.3f} ± {np.std(values):.3f}{cell}")
-    print("\ncalibrated decisions on the core set (mean ± std over seeds): FPR of the known "
-          "items at contamination 0.05; FDP and power of predict_at_fdr(fdr=0.1)")
-    for name, rows in calibration.items():
-        mean, std = np.mean(rows, axis=0), np.std(rows, axis=0)
-        cells = "  ".join(f"{label} {m:.3f} ± {d:.3f}"
-                          for label, m, d in zip(("FPR@0.05", "FDP@0.1", "power"), mean, std))
-        print(f"{name:<40}{cells}")
-    print("\ntransductive decisions on the core set (mean ± std over seeds): share of the "
-          "known items with p <= 0.05; FDP and power of the flags at fdr=0.1")
-    for name, rows in transductive_rows.items():
-        mean, std = np.mean(rows, axis=0), np.std(rows, axis=0)
-        cells = "  ".join(f"{label} {m:.3f} ± {d:.3f}"
-                          for label, m, d in zip(("p<=0.05", "FDP@0.1", "power"), mean, std))
-        print(f"{name:<40}{cells}")
+    _print_decisions("calibrated decisions on the core set (mean ± std over seeds): FPR of "
+                     "the known items at contamination 0.05; FDP and power of "
+                     "predict_at_fdr(fdr=0.1)", calibration, "FPR@0.05")
+    _print_decisions("transductive decisions on the core set (mean ± std over seeds): share "
+                     "of the known items with p <= 0.05; FDP and power of the flags at "
+                     "fdr=0.1", transductive_rows, "p<=0.05")
     print(f"\nclustering, images only (transductive codes, UMAP, HDBSCAN): ARI "
           f"{np.mean(ari):.3f} ± {np.std(ari):.3f} ({', '.join(f'{a:.3f}' for a in ari)})")
 

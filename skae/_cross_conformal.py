@@ -15,12 +15,12 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone
 from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._compat import HasMethods, Interval, StrOptions, fit_context, safe_indexing
 from ._conformal import ConformalDecisionsMixin, calibration_offset
 from ._runtime import draw_seed, keeps_state_on_failure
-from ._samples import check_sample_shape, flatten_samples, refuse_channels_last
+from ._samples import validate_samples
 from .semi_supervised._labels import as_label_array
 
 _MIN_SCALE = 1e-12
@@ -175,23 +175,11 @@ class CrossConformalDetector(ConformalDecisionsMixin, OutlierMixin, MetaEstimato
         return tags
 
     def _validate(self, X, reset):
-        """``X`` checked (finite unless the detector allows NaN, feature count and names,
-        image shape), in the form to hand to the clones: a DataFrame as it is, images
-        ``(n, H, W)`` / ``(n, C, H, W)`` in their shape, anything else as an array."""
-        refuse_channels_last(self, X)
-        rows, sample_shape = flatten_samples(X)
-        if not reset and sample_shape is not None and self.sample_shape_ is not None:
-            check_sample_shape(self, sample_shape, self.sample_shape_)
-        allow_nan = get_tags(self).input_tags.allow_nan
-        checked = validate_data(self, rows, reset=reset, dtype=None, accept_sparse=False,
-                                ensure_min_samples=2 if reset else 1,
-                                ensure_all_finite="allow-nan" if allow_nan else True)
-        if reset:
-            self.sample_shape_ = sample_shape
-        if hasattr(X, "iloc"):
-            return X
-        return checked if sample_shape is None else checked.reshape(len(checked),
-                                                                    *sample_shape)
+        """``X`` checked (``validate_samples``), in the form to hand to the clones: a
+        DataFrame as it is, images ``(n, H, W)`` / ``(n, C, H, W)`` in their shape,
+        anything else as an array."""
+        checked = validate_samples(self, X, reset)
+        return X if hasattr(X, "iloc") else checked
 
     def _make_clone(self, seed):
         detector = clone(self._base_detector())

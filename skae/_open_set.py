@@ -15,13 +15,13 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._class_distance import check_known_labels
 from ._compat import HasMethods, Interval, StrOptions, fit_context
 from ._conformal import ConformalDecisionsMixin, calibration_offset, calibration_split
 from ._runtime import draw_seed, keeps_state_on_failure
-from ._samples import check_sample_shape, flatten_samples, refuse_channels_last
+from ._samples import validate_samples
 
 
 class OpenSetDetector(ConformalDecisionsMixin, OutlierMixin, BaseEstimator):
@@ -180,20 +180,8 @@ class OpenSetDetector(ConformalDecisionsMixin, OutlierMixin, BaseEstimator):
         return classifier
 
     def _validate(self, X, reset):
-        """Validated samples in the shape the classifier takes: a 2-D table, or images
-        ``(n, H, W)`` / ``(n, C, H, W)`` (checked as flat rows, then given back their
-        shape; integer images keep their dtype)."""
-        refuse_channels_last(self, X)
-        X, sample_shape = flatten_samples(X)
-        if not reset and sample_shape is not None and self.sample_shape_ is not None:
-            check_sample_shape(self, sample_shape, self.sample_shape_)
-        allow_nan = get_tags(self).input_tags.allow_nan
-        X = validate_data(self, X, reset=reset, dtype=None, accept_sparse=False,
-                          ensure_min_samples=2 if reset else 1,
-                          ensure_all_finite="allow-nan" if allow_nan else True)
-        if reset:
-            self.sample_shape_ = sample_shape
-        return X if sample_shape is None else X.reshape(len(X), *sample_shape)
+        """Validated samples in the shape the classifier takes (``validate_samples``)."""
+        return validate_samples(self, X, reset)
 
     @keeps_state_on_failure
     @fit_context(prefer_skip_nested_validation=False)

@@ -5,6 +5,7 @@ Images ``(n, H, W)``, ``(n, C, H, W)`` and signals reach scikit-learn's checks a
 """
 
 import numpy as np
+from sklearn.utils import get_tags
 from sklearn.utils.validation import validate_data
 
 from ._runtime import FLOAT_DTYPES
@@ -59,6 +60,26 @@ def refuse_channels_last(estimator, X, flat_rows_hint=True):
            f"images, pass it as flat rows X.reshape(len(X), -1) with "
            f"image_shape={tuple(shape[1:])}." if flat_rows_hint else "")
     )
+
+
+def validate_samples(estimator, X, reset):
+    """``validate_data`` for an estimator that hands its samples on in their shape (a
+    meta-estimator around skae estimators): a table, or images ``(n, H, W)`` /
+    ``(n, C, H, W)`` checked as flat rows and given back their shape. Channels-last
+    input is refused, the sample shape is set as ``sample_shape_`` at fit and checked
+    after, NaN is allowed where the estimator's tags allow it, and integer data keep
+    their dtype."""
+    refuse_channels_last(estimator, X)
+    X, sample_shape = flatten_samples(X)
+    if not reset and sample_shape is not None and estimator.sample_shape_ is not None:
+        check_sample_shape(estimator, sample_shape, estimator.sample_shape_)
+    allow_nan = get_tags(estimator).input_tags.allow_nan
+    X = validate_data(estimator, X, reset=reset, dtype=None, accept_sparse=False,
+                      ensure_min_samples=2 if reset else 1,
+                      ensure_all_finite="allow-nan" if allow_nan else True)
+    if reset:
+        estimator.sample_shape_ = sample_shape
+    return X if sample_shape is None else X.reshape(len(X), *sample_shape)
 
 
 def validate_rows(estimator, X, reset):

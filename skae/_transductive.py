@@ -269,16 +269,11 @@ class TransductiveNoveltyDetector(BaseEstimator):
         """Share of each item's neighbours that are not reference items, plus a tie-break
         below one step of that share: the distance to the nearest reference item."""
         k = self.n_neighbors
-        search = NearestNeighbors(n_neighbors=k + 1).fit(codes)
-        neighbours = search.kneighbors(codes, return_distance=False)
+        # kneighbors() without X leaves each item out of its own neighbours.
+        neighbours = NearestNeighbors(n_neighbors=k).fit(codes).kneighbors(
+            return_distance=False)
         is_reference = np.zeros(len(codes), dtype=bool)
         is_reference[self.reference_indices_] = True
-        # Drop each item from its own neighbours (it comes first, unless duplicated).
-        own = neighbours == np.arange(len(codes))[:, None]
-        drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
-        keep = np.ones_like(neighbours, dtype=bool)
-        keep[np.arange(len(codes)), drop] = False
-        neighbours = neighbours[keep].reshape(len(codes), k)
         share = 1.0 - is_reference[neighbours].mean(axis=1)
         reference = NearestNeighbors(n_neighbors=2).fit(codes[self.reference_indices_])
         distance = reference.kneighbors(codes)[0]

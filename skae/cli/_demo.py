@@ -264,12 +264,12 @@ def run_demo(args):
         # flag anything among 600 core items; cross-fitting scores every control item.
         with status.stage(f"      {CV} fused detectors at these weights, each control "
                           "item scored by the one that did not see it"):
-            fused = _cross_conformal(fused, args.seed)
-            fused.fit(table[is_control], y[is_control])
+            calibrated = _cross_conformal(fused, args.seed)
+            calibrated.fit(table[is_control], y[is_control])
             INTERRUPTS.check()
-        normality = fused.score_samples(table[core])
-        flagged = fused.predict_at_fdr(table[core], fdr=FDR) == -1
-        calibration_size = len(fused.calibration_scores_)
+        normality = calibrated.score_samples(table[core])
+        flagged = calibrated.predict_at_fdr(table[core], fdr=FDR) == -1
+        calibration_size = len(calibrated.calibration_scores_)
     else:
         flagged = _flag_at_fdr(normality, detector, FDR)
         calibration_size = len(detector.calibration_scores_)
@@ -292,7 +292,6 @@ def run_demo(args):
             f"classes ({_share(in_batch & ~is_unknown[core], in_batch)} false discoveries; "
             f"{_share(in_batch & is_unknown[core], is_unknown[core])} of the unknown found)."
         )
-    weights = None if features is None else fused.detector.weights
 
     # 4. Discovery: clusters of the codes.
     min_cluster_size = args.min_cluster_size or default_min_cluster_size(len(X))
@@ -316,8 +315,8 @@ def run_demo(args):
         "the core images (chance 0.5); "
         + (f"AEAnomalyDetector on images, hybrid score (reconstruction error alone: "
            f"{auroc_rec:.3f})." if features is None else
-           f"FusedAnomalyDetector, weights {weights[0]:.1f} images and "
-           f"{weights[1]:.1f} features, cross-fitted; AEAnomalyDetector on images alone "
+           f"FusedAnomalyDetector, weights {fused.weights_[0]:.1f} images and "
+           f"{fused.weights_[1]:.1f} features, cross-fitted; AEAnomalyDetector on images alone "
            f"{auroc_images:.3f} (reconstruction error alone {auroc_rec:.3f}), on the "
            f"features with the control labels {auroc_features:.3f}."),
         f"Flagged at a {FDR:.0%} false discovery rate (Benjamini-Hochberg on conformal "
@@ -371,7 +370,7 @@ def run_demo(args):
             if features is None:
                 parts, part_names = detector.score_parts(X), detector.term_names_
             else:
-                parts, part_names = _cross_conformal_parts(fused, table)
+                parts, part_names = _cross_conformal_parts(calibrated, table)
             scores = parts.mean(axis=1)
             result = Analysis(
                 detector=detector, autoencoder=ae, X_shown=X, codes=codes, scores=scores,
